@@ -1,0 +1,43 @@
+# Everyday targets. `make run` and `make test` are all a fresh machine needs.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+JS_TESTS := tests/js
+JS_INSTALLED := $(JS_TESTS)/node_modules/.installed
+PACKAGES := orm realtime server migrations
+
+.PHONY: run test lint typecheck pytest install js clean
+
+run: $(INSTALLED)
+	$(BIN)/roomcast serve
+
+install: $(INSTALLED)
+
+$(INSTALLED): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+js: $(JS_INSTALLED)
+
+$(JS_INSTALLED): $(JS_TESTS)/package.json $(JS_TESTS)/package-lock.json
+	cd $(JS_TESTS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: $(INSTALLED)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy $(PACKAGES)
+
+pytest: $(INSTALLED) $(JS_INSTALLED)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) $(JS_TESTS)/node_modules .mypy_cache .ruff_cache .pytest_cache

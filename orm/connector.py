@@ -1,0 +1,65 @@
+"""The interface every backend implements: SQLite, MongoDB, Cassandra.
+
+Rows cross this boundary as dicts of checked Python values (``str``,
+``int``, ``float``, ``bool``, ``UUID``, UTC ``datetime`` at millisecond
+precision, JSON ``dict``/``list``, ``None``); each connector converts them to
+and from its own storage. A connector raises only ``orm`` exceptions: driver
+errors are translated where they happen.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .entity import EntityMeta
+from .query import Query
+
+__all__ = ["Connector", "Row"]
+
+Row = dict[str, Any]
+
+
+class Connector(abc.ABC):
+    """One database: schema, keyed writes, and paged reads."""
+
+    #: The backend's name as the health check and the logs show it.
+    backend: str = ""
+
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Open connections; raises ``DatabaseUnavailable`` when unreachable."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release every connection; the connector is unusable afterwards."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """A cheap round trip; raises ``DatabaseUnavailable`` when it fails."""
+
+    @abc.abstractmethod
+    async def create_schema(self, metas: Sequence[EntityMeta]) -> None:
+        """Create missing tables and indexes; existing ones are left as they are."""
+
+    @abc.abstractmethod
+    async def save(self, meta: EntityMeta, row: Row) -> Row | None:
+        """Insert or replace ``row`` by its primary key; return the row it
+        replaced, or ``None`` when the key was new."""
+
+    @abc.abstractmethod
+    async def get(self, meta: EntityMeta, key: Mapping[str, Any]) -> Row | None:
+        """The row with this full primary key, or ``None``."""
+
+    @abc.abstractmethod
+    async def delete(self, meta: EntityMeta, key: Mapping[str, Any]) -> Row | None:
+        """Remove the row with this full primary key; return it, or ``None``
+        when there was none."""
+
+    @abc.abstractmethod
+    async def fetch(self, query: Query, cursor: Any | None) -> tuple[list[Row], Any]:
+        """Up to ``query.limit`` rows in ``query.order_by`` order, resuming
+        after ``cursor``; return them with the cursor of the next page, or
+        ``None`` when there is none. A cursor is a JSON value the connector
+        alone interprets; callers must treat it as untrusted input."""

@@ -1,0 +1,338 @@
+"""The change feed: from committed writes to events in rooms, in order.
+
+Producing side: decorated service calls and watched entity types turn writes
+into ``ResourceEvent``s, numbered by ``EventIds`` and handed to the bus in
+the order they were made. Receiving side: every event the bus brings is kept
+in the room's history and delivered by one worker, which also performs room
+joins and leaves, so a join that asks for history gets it with no gap and no
+duplicate against the live events that follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+import attrs
+
+import orm
+
+from .bus import EventBus, LocalBus
+from .events import EventIds, ResourceAction, ResourceEvent
+from .history import History
+from .serialize import resource_of
+
+__all__ = ["ChangeFeed", "PathSpec", "RoomSpec", "Route", "Transport"]
+
+log = logging.getLogger("roomcast.realtime")
+
+RoomSpec = str | Callable[[Any], "str | Iterable[str] | None"]
+PathSpec = str | Callable[[Any], str]
+
+# Set while a decorated service call runs: the lifecycle events it causes
+# wait there, so the decorator publishes once for them (or not at all).
+_captured: contextvars.ContextVar[list[tuple[ChangeFeed, orm.LifecycleEvent]] | None]
+_captured = contextvars.ContextVar("roomcast_captured", default=None)
+
+
+@attrs.frozen
+class Route:
+    """Where one change goes: the action clients see, the room, the path."""
+
+    action: ResourceAction
+    room: str
+    path: str
+
+
+class Transport(Protocol):
+    """How the feed reaches sockets; the server implements it."""
+
+    async def send_to_room(self, room: str, event: ResourceEvent) -> None: ...
+
+    async def send_to_socket(self, sid: str, event: ResourceEvent) -> None: ...
+
+    async def enter_room(self, sid: str, room: str) -> None: ...
+
+    async def leave_room(self, sid: str, room: str) -> None: ...
+
+
+@attrs.frozen
+class _Watch:
+    type: str
+    routes: Callable[[orm.LifecycleEvent], Iterable[Route]]
+
+
+@attrs.frozen
+class _Join:
+    sid: str
+    room: str
+    since: str | None
+    up_to: str | None
+    joined: Callable[[bool | None], Awaitable[None]]
+    done: asyncio.Future[None]
+
+
+@attrs.frozen
+class _Leave:
+    sid: str
+    room: str
+    left: Callable[[], Awaitable[None]]
+    done: asyncio.Future[None]
+
+
+def rooms_for(spec: RoomSpec, entity: Any) -> list[str]:
+    """The rooms a room spec names for ``entity`` (none when it says ``None``)."""
+    rooms = spec(entity) if callable(spec) else spec
+    if rooms is None:
+        return []
+    if isinstance(rooms, str):
+        return [rooms]
+    return list(rooms)
+
+
+def path_for(spec: PathSpec, entity: Any) -> str:
+    return spec(entity) if callable(spec) else spec
+
+
+class ChangeFeed:
+    """Turns writes into room events and delivers them; one per server node."""
+
+    def __init__(
+        self,
+        bus: EventBus | None = None,
+        *,
+        history_per_room: int = 1000,
+        max_rooms: int = 10_000,
+        node: str | None = None,
+    ) -> None:
+        self.bus: EventBus = bus or LocalBus()
+        self.ids = EventIds(node)
+        self.history = History(
+            self.ids.next(), per_room=history_per_room, max_rooms=max_rooms
+        )
+        self._watches: dict[type, _Watch] = {}
+        self._outbox: asyncio.Queue[ResourceEvent] = asyncio.Queue()
+        self._inbox: asyncio.Queue[ResourceEvent | _Join | _Leave] = asyncio.Queue()
+        self._transport: Transport | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._publish_failing = False
+
+    # -- wiring ---------------------------------------------------------------
+
+    def attach(self, db: orm.Database) -> None:
+        """Receive ``db``'s lifecycle events; watched types reach their rooms."""
+        db.add_listener(self._on_lifecycle)
+
+    def watch(
+        self,
+        cls: type,
+        *,
+        type: str,
+        room: RoomSpec | None = None,
+        path: PathSpec | None = None,
+        routes: Callable[[orm.LifecycleEvent], Iterable[Route]] | None = None,
+    ) -> None:
+        """Publish every write of ``cls`` made outside a decorated call.
+
+        Give ``room`` and ``path`` (each a string or a callable of the entity)
+        to publish the write's own action, or ``routes`` to decide per event.
+        """
+        if routes is None:
+            if room is None or path is None:
+                raise ValueError("watch needs room and path, or routes")
+            routes = _plain_routes(room, path)
+        self._watches[cls] = _Watch(type, routes)
+
+    async def start(self, transport: Transport) -> None:
+        self._transport = transport
+        await self.bus.start(self._receive)
+        self._tasks = [
+            asyncio.create_task(self._publish_loop(), name="roomcast-publish"),
+            asyncio.create_task(self._deliver_loop(), name="roomcast-deliver"),
+        ]
+
+    async def close(self) -> None:
+        # Let what is already queued go out before stopping.
+        for queue in (self._outbox, self._inbox):
+            if self._tasks:
+                try:
+                    await asyncio.wait_for(queue.join(), timeout=2)
+                except TimeoutError:
+                    log.warning("closing with %d undelivered events", queue.qsize())
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self.bus.close()
+
+    # -- producing -----------------------------------------------------------
+
+    def publish(
+        self,
+        action: ResourceAction,
+        type: str,
+        entity: Any,
+        room: RoomSpec,
+        path: PathSpec,
+    ) -> list[ResourceEvent]:
+        """Queue one event per room for ``entity``; returns them."""
+        resource = resource_of(entity)
+        resolved = path_for(path, entity)
+        return [
+            self._queue(Route(action, r, resolved), type, resource)
+            for r in rooms_for(room, entity)
+        ]
+
+    def publish_result(
+        self,
+        action: ResourceAction,
+        type: str,
+        entity: Any,
+        room: RoomSpec,
+        path: PathSpec,
+        captured: list[tuple[ChangeFeed, orm.LifecycleEvent]],
+    ) -> None:
+        """A decorated call succeeded: its events, then what it wrote besides."""
+        published = self.publish(action, type, entity, room, path)
+        covered = {(e.room, e.path) for e in published}
+        for feed, event in captured:
+            feed._publish_lifecycle(event, covered if feed is self else set())
+
+    def _on_lifecycle(self, event: orm.LifecycleEvent) -> None:
+        captured = _captured.get()
+        if captured is not None:
+            captured.append((self, event))
+        else:
+            self._publish_lifecycle(event, set())
+
+    def _publish_lifecycle(
+        self, event: orm.LifecycleEvent, covered: set[tuple[str, str]]
+    ) -> None:
+        watch = self._watches.get(event.entity_type)
+        if watch is None:
+            return
+        resource = None
+        for route in watch.routes(event):
+            if (route.room, route.path) in covered:
+                continue
+            resource = resource or resource_of(event.entity)
+            self._queue(route, watch.type, resource)
+
+    def _queue(
+        self, route: Route, type: str, resource: dict[str, Any]
+    ) -> ResourceEvent:
+        event = ResourceEvent(
+            route.action, route.room, type, route.path, resource, self.ids.next()
+        )
+        self._outbox.put_nowait(event)
+        return event
+
+    async def _publish_loop(self) -> None:
+        while True:
+            event = await self._outbox.get()
+            try:
+                await self.bus.publish(event)
+                if self._publish_failing:
+                    self._publish_failing = False
+                    log.warning("event bus %s is publishing again", self.bus.name)
+            except Exception:
+                if not self._publish_failing:
+                    self._publish_failing = True
+                    log.warning(
+                        "event bus %s cannot publish; events are lost until it "
+                        "recovers",
+                        self.bus.name,
+                        exc_info=True,
+                    )
+            finally:
+                self._outbox.task_done()
+
+    # -- receiving -----------------------------------------------------------
+
+    def _receive(self, event: ResourceEvent) -> None:
+        self.history.record(event)
+        self._inbox.put_nowait(event)
+
+    async def join(
+        self,
+        sid: str,
+        room: str,
+        since: str | None,
+        joined: Callable[[bool | None], Awaitable[None]],
+    ) -> None:
+        """Put ``sid`` in ``room``; ``joined(recovered)`` runs before any event
+        reaches it there. With ``since``, the retained events after it follow
+        first, and ``recovered`` says whether they are complete (else ``None``).
+        """
+        done = asyncio.get_running_loop().create_future()
+        up_to = self.history.last_id(room)
+        self._inbox.put_nowait(_Join(sid, room, since, up_to, joined, done))
+        await done
+
+    async def leave(
+        self, sid: str, room: str, left: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Take ``sid`` out of ``room``; ``left()`` runs once no more events go
+        to it there."""
+        done = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait(_Leave(sid, room, left, done))
+        await done
+
+    async def _deliver_loop(self) -> None:
+        while True:
+            item = await self._inbox.get()
+            try:
+                await self._deliver(item)
+            except Exception as exc:
+                log.exception("delivery failed")
+                if isinstance(item, (_Join, _Leave)) and not item.done.done():
+                    item.done.set_exception(exc)
+            finally:
+                self._inbox.task_done()
+
+    async def _deliver(self, item: ResourceEvent | _Join | _Leave) -> None:
+        transport = self._transport
+        assert transport is not None, "the feed delivers only once started"
+        if isinstance(item, ResourceEvent):
+            await transport.send_to_room(item.room, item)
+        elif isinstance(item, _Join):
+            await transport.enter_room(item.sid, item.room)
+            replay: list[ResourceEvent] = []
+            recovered = None
+            if item.since is not None:
+                replay, recovered = self.history.since(
+                    item.room, item.since, item.up_to
+                )
+            await item.joined(recovered)
+            for event in replay:
+                await transport.send_to_socket(item.sid, event)
+            item.done.set_result(None)
+        else:
+            await transport.leave_room(item.sid, item.room)
+            await item.left()
+            item.done.set_result(None)
+
+
+def _plain_routes(
+    room: RoomSpec, path: PathSpec
+) -> Callable[[orm.LifecycleEvent], Iterable[Route]]:
+    def routes(event: orm.LifecycleEvent) -> Iterable[Route]:
+        resolved = path_for(path, event.entity)
+        return [Route(event.action, r, resolved) for r in rooms_for(room, event.entity)]
+
+    return routes
+
+
+def capture() -> tuple[
+    list[tuple[ChangeFeed, orm.LifecycleEvent]], contextvars.Token[Any]
+]:
+    """Start holding lifecycle events for a decorated call (see decorators)."""
+    held: list[tuple[ChangeFeed, orm.LifecycleEvent]] = []
+    return held, _captured.set(held)
+
+
+def release(token: contextvars.Token[Any]) -> None:
+    _captured.reset(token)

@@ -1,0 +1,194 @@
+"""Helpers shared by the tests: a real server process and its clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from server import Tokens
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "test-secret-that-is-at-least-32-bytes-long"
+TOKENS = Tokens(SECRET)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """``roomcast serve`` in a child process, on a free port of 127.0.0.1."""
+
+    def __init__(self, workdir: Path, **env: str) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "ROOMCAST_HOST": "127.0.0.1",
+            "ROOMCAST_PORT": str(self.port),
+            "ROOMCAST_JWT_SECRET": SECRET,
+            "ROOMCAST_DATABASE_URL": f"sqlite:///{workdir}/roomcast.db",
+            "ROOMCAST_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.log_path = workdir / f"server-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20) -> ServerProcess:
+        workdir = self.workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "server"],
+                cwd=workdir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/api/health", timeout=1):
+                    return self
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not answer in {timeout}s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        return (
+            self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        )
+
+    def problems(self) -> list[str]:
+        """Error lines and tracebacks in the server's log."""
+        return [
+            line
+            for line in self.log().splitlines()
+            if " ERROR " in line or line.startswith("Traceback")
+        ]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        user: str | None = None,
+        token: str | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """One HTTP call; returns the status and the decoded JSON answer."""
+        all_headers = dict(headers or {})
+        if user is not None:
+            token = TOKENS.user_token(user)
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            all_headers.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers=all_headers
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+
+class RealtimeClient:
+    """python-socketio's asyncio client, recording every event it receives."""
+
+    EVENTS = (
+        "authenticated",
+        "unauthorized",
+        "realtime:join:success",
+        "realtime:join:error",
+        "realtime:leave:success",
+        "realtime:leave:error",
+        "realtime:resource",
+    )
+
+    def __init__(self, server: ServerProcess) -> None:
+        import asyncio
+
+        import socketio
+
+        self.server = server
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.disconnected = asyncio.Event()
+        for name in self.EVENTS:
+            self.sio.on(name, self._recorder(name))
+        self.sio.on("disconnect", lambda *args: self.disconnected.set())
+
+    def _recorder(self, name: str) -> Any:
+        async def record(data: Any = None) -> None:
+            await self.events.put((name, data))
+
+        return record
+
+    async def connect(self, auth: dict[str, Any] | None = None) -> RealtimeClient:
+        await self.sio.connect(
+            self.server.url,
+            socketio_path="/socket",
+            transports=["websocket"],
+            auth=auth,
+        )
+        return self
+
+    async def next(self, timeout: float = 5) -> tuple[str, Any]:
+        import asyncio
+
+        return await asyncio.wait_for(self.events.get(), timeout)
+
+    async def expect(self, name: str, timeout: float = 5) -> Any:
+        got, data = await self.next(timeout)
+        assert got == name, (got, data)
+        return data
+
+    async def nothing(self, within: float = 0.3) -> None:
+        import asyncio
+
+        await asyncio.sleep(within)
+        assert self.events.empty(), self.events.get_nowait()
+
+    async def authenticate(self, user: str) -> RealtimeClient:
+        await self.sio.emit("authenticate", {"token": TOKENS.user_token(user)})
+        await self.expect("authenticated")
+        return self
+
+    async def join(self, room: str, token: str, **extra: Any) -> Any:
+        await self.sio.emit("realtime:join", {"name": room, "token": token, **extra})
+        return await self.expect("realtime:join:success")
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
