@@ -21,6 +21,7 @@ from .decorators import (
 from .events import EventIds, ResourceAction, ResourceEvent
 from .exceptions import BusUnavailable, InvalidEventId, PublishError, RealtimeError
 from .feed import ChangeFeed, PathSpec, RoomSpec, Route, Transport
+from .redis_bus import RedisBus
 from .serialize import resource_of
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "PublishError",
     "RealtimeError",
     "Receiver",
+    "RedisBus",
     "ResourceAction",
     "ResourceEvent",
     "RoomSpec",

@@ -98,7 +98,8 @@ def _realtime(
 
             if isinstance(result, DeleteResult) and not result.deleted:
                 return result
-            self.change_feed.publish_result(
+            feed = self.change_feed
+            feed.publish_result(
                 action or _action_of(result),
                 result.type,
                 result.entity,
@@ -106,6 +107,7 @@ def _realtime(
                 path,
                 held,
             )
+            await feed.flush()
             return result
 
         return call

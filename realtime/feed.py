@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
@@ -115,6 +116,10 @@ class ChangeFeed:
         )
         self._watches: dict[type, _Watch] = {}
         self._outbox: asyncio.Queue[ResourceEvent] = asyncio.Queue()
+        # Events are numbered as queued; flush() waits for a number to be sent.
+        self._queued = 0
+        self._sent = 0
+        self._flushes: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._inbox: asyncio.Queue[ResourceEvent | _Join | _Leave] = asyncio.Queue()
         self._transport: Transport | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -228,7 +233,27 @@ class ChangeFeed:
             route.action, route.room, type, route.path, resource, self.ids.next()
         )
         self._outbox.put_nowait(event)
+        self._queued += 1
         return event
+
+    async def flush(self) -> None:
+        """Wait until every event queued so far has been handed to the bus.
+
+        Decorated calls wait for it before they return, so a change a client
+        was told about is on the bus before any change the client makes next.
+        """
+        if not self._tasks or self._sent >= self._queued:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._flushes.append((self._queued, done))
+        await done
+
+    def _mark_sent(self) -> None:
+        self._sent += 1
+        while self._flushes and self._flushes[0][0] <= self._sent:
+            _, done = self._flushes.popleft()
+            if not done.done():
+                done.set_result(None)
 
     async def _publish_loop(self) -> None:
         while True:
@@ -248,6 +273,7 @@ class ChangeFeed:
                         exc_info=True,
                     )
             finally:
+                self._mark_sent()
                 self._outbox.task_done()
 
     # -- receiving -----------------------------------------------------------

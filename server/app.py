@@ -12,13 +12,14 @@ import tornado.httpserver
 import tornado.web
 
 import orm
-from realtime import ChangeFeed, EventBus, LocalBus
+from realtime import ChangeFeed, EventBus, LocalBus, RedisBus
 
 from .auth import MIN_SECRET_BYTES, Tokens
 from .chat import Channel, ChannelService, Message, MessageService, watch_entities
 from .chat.api import routes as chat_routes
 from .chat.rooms import may_join, room_audience
 from .config import Settings, load_or_create_secret
+from .errors import SettingsError
 from .http import DISCARD_LIMIT, ApiHandler, NotFoundHandler, log_request
 from .websocket import SocketGateway
 
@@ -36,6 +37,23 @@ def resolve_secret(settings: Settings) -> tuple[str, str]:
         return settings.jwt_secret, "ROOMCAST_JWT_SECRET"
     secret, created = load_or_create_secret(settings.secret_file)
     return secret, f"{settings.secret_file}{' (created)' if created else ''}"
+
+
+def _redacted(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}***@{host}" if at and credentials else url
+
+
+def _bus_for(settings: Settings) -> EventBus:
+    if not settings.redis_url:
+        return LocalBus()
+    try:
+        return RedisBus(settings.redis_url, channel=settings.redis_channel)
+    except ImportError:
+        raise SettingsError(
+            "joining nodes over Redis needs its client: pip install 'roomcast[redis]'"
+        ) from None
 
 
 class HealthHandler(ApiHandler):
@@ -62,7 +80,7 @@ class Server:
     def __init__(self, settings: Settings, bus: EventBus | None = None) -> None:
         self.settings = settings
         self.db = orm.Database.from_url(settings.database_url)
-        self.feed = ChangeFeed(bus or LocalBus())
+        self.feed = ChangeFeed(bus or _bus_for(settings))
         self.feed.attach(self.db)
         watch_entities(self.feed)
         self._http: tornado.httpserver.HTTPServer | None = None
@@ -100,7 +118,10 @@ class Server:
             room_audience=room_audience,
         )
         await self.feed.start(gateway)
-        log.info("event bus: %s", self.feed.bus.name)
+        if settings.redis_url:
+            log.info("event bus: redis %s", _redacted(settings.redis_url))
+        else:
+            log.info("event bus: in-process (one node)")
 
         app = self._application(tokens, gateway)
         self._http = tornado.httpserver.HTTPServer(

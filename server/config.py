@@ -60,6 +60,7 @@ class Settings:
     port: int = 3000
     database_url: str = "sqlite:///var/roomcast.db"
     redis_url: str | None = None
+    redis_channel: str = "roomcast:events"
     jwt_secret: str | None = None
     secret_file: str = "var/secret"  # noqa: S105 (a path, not a secret)
     room_token_ttl: int = 3600
@@ -79,6 +80,7 @@ _SOURCES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "port": ("ROOMCAST_PORT", _port),
     "database_url": ("ROOMCAST_DATABASE_URL", _text),
     "redis_url": ("ROOMCAST_REDIS_URL", _text),
+    "redis_channel": ("ROOMCAST_REDIS_CHANNEL", _text),
     "jwt_secret": ("ROOMCAST_JWT_SECRET", _text),
     "secret_file": ("ROOMCAST_SECRET_FILE", _text),
     "room_token_ttl": ("ROOMCAST_ROOM_TOKEN_TTL", _positive_int),

@@ -31,16 +31,16 @@ access_log = logging.getLogger("roomcast.access")
 DISCARD_LIMIT = 64 * 1024 * 1024
 
 
+_ACCESS_LEVELS = {1: logging.DEBUG, 2: logging.DEBUG, 3: logging.DEBUG, 4: logging.INFO}
+
+
 def log_request(handler: tornado.web.RequestHandler) -> None:
-    """Access log: successes at DEBUG, client errors at INFO, failures at ERROR."""
+    """Access log: successes at DEBUG, client errors at INFO, 503 (a backend
+    down, warned about already) at WARNING, other failures at ERROR."""
     status = handler.get_status()
-    level = (
-        logging.DEBUG
-        if status < 400
-        else logging.INFO
-        if status < 500
-        else logging.ERROR
-    )
+    level = _ACCESS_LEVELS.get(status // 100, logging.ERROR)
+    if status == 503:
+        level = logging.WARNING
     if access_log.isEnabledFor(level):
         request = handler.request
         access_log.log(

@@ -192,3 +192,100 @@ class RealtimeClient:
 
     async def close(self) -> None:
         await self.sio.disconnect()
+
+
+def service_url(name: str) -> str:
+    """A test service's URL from ``make services`` (``var/services.env``).
+
+    Outside CI a missing service skips the test with what to run; in CI the
+    services must be there, so its absence fails the test.
+    """
+    import pytest
+
+    variable = f"ROOMCAST_TEST_{name.upper()}_URL"
+    url = os.environ.get(variable) or _services_env().get(variable)
+    if url:
+        return url
+    message = f"{variable} is not set: run `make services` to start {name}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _services_env() -> dict[str, str]:
+    path = ROOT / "var" / "services.env"
+    if not path.exists():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        name, sep, value = line.removeprefix("export ").partition("=")
+        if sep and not line.startswith("#"):
+            values[name.strip()] = value.strip().strip("'\"")
+    return values
+
+
+class RedisProcess:
+    """A redis-server of the test's own, to stop and start at will."""
+
+    def __init__(self, workdir: Path) -> None:
+        import shutil
+
+        import pytest
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            message = "redis-server is missing: run `make services` to install it"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        self.binary = binary
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(
+                    ("127.0.0.1", self.port), timeout=0.5
+                ) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def command(self, *args: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+            parts = [f"*{len(args)}\r\n".encode()]
+            for arg in args:
+                parts.append(f"${len(arg.encode())}\r\n{arg}\r\n".encode())
+            s.sendall(b"".join(parts))
+            return s.recv(4096)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
