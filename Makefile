@@ -8,7 +8,7 @@ JS_TESTS := tests/js
 JS_INSTALLED := $(JS_TESTS)/node_modules/.installed
 PACKAGES := orm realtime server migrations
 
-.PHONY: run test lint typecheck pytest install js clean
+.PHONY: run test lint typecheck pytest install js services services-stop clean
 
 run: $(INSTALLED)
 	$(BIN)/roomcast serve
@@ -18,7 +18,7 @@ install: $(INSTALLED)
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,mongodb,cassandra,redis]'
 	touch $@
 
 js: $(JS_INSTALLED)
@@ -34,8 +34,16 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy $(PACKAGES)
 
-pytest: $(INSTALLED) $(JS_INSTALLED)
-	$(BIN)/pytest
+# Redis, Cassandra and the MongoDB-wire server (FerretDB) on 127.0.0.1; their
+# URLs go to var/services.env, which the tests read.
+services:
+	scripts/services/all.sh start
+
+services-stop:
+	scripts/services/all.sh stop
+
+pytest: $(INSTALLED) $(JS_INSTALLED) services
+	set -a && . var/services.env && set +a && $(BIN)/pytest
 
 test: lint typecheck pytest
 

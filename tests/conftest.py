@@ -5,13 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ServerProcess
+from tests.support import BACKENDS, ServerProcess, fresh_url
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server process shared by the tests that only add data of their own."""
-    server = ServerProcess(tmp_path_factory.mktemp("live")).start()
+@pytest.fixture(scope="session", params=BACKENDS)
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A server process per backend, shared by the tests that only add data
+    of their own: the REST and realtime tests run once on each backend."""
+    workdir = tmp_path_factory.mktemp(f"live-{request.param}")
+    url = fresh_url(request.param, workdir)
+    server = ServerProcess(workdir, "--migrate", ROOMCAST_DATABASE_URL=url).start()
     yield server
     server.stop()
     assert server.problems() == [], server.log()

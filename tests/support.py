@@ -30,8 +30,9 @@ def free_port() -> int:
 class ServerProcess:
     """``roomcast serve`` in a child process, on a free port of 127.0.0.1."""
 
-    def __init__(self, workdir: Path, **env: str) -> None:
+    def __init__(self, workdir: Path, *args: str, **env: str) -> None:
         self.workdir = workdir
+        self.args = list(args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -52,7 +53,7 @@ class ServerProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "server"],
+                [sys.executable, "-m", "server", *self.args],
                 cwd=workdir,
                 env=self.env,
                 stdout=log,
@@ -192,6 +193,21 @@ class RealtimeClient:
 
     async def close(self) -> None:
         await self.sio.disconnect()
+
+
+BACKENDS = ["sqlite", "mongodb", "cassandra"]
+
+
+def fresh_url(backend: str, tmp_path: Path) -> str:
+    """A URL of ``backend`` naming a database nobody else uses."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    name = f"roomcast_test_{uuid.uuid4().hex[:12]}"
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path}/{name}.db"
+    parts = urlsplit(service_url(backend))
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def service_url(name: str) -> str:
