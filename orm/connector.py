@@ -62,4 +62,8 @@ class Connector(abc.ABC):
         """Up to ``query.limit`` rows in ``query.order_by`` order, resuming
         after ``cursor``; return them with the cursor of the next page, or
         ``None`` when there is none. A cursor is a JSON value the connector
-        alone interprets; callers must treat it as untrusted input."""
+        alone interprets, and must be checked as untrusted input.
+
+        Lookups by index (``query.index`` without the partition key) keep
+        each partition's rows in clustering order, but the order of the
+        partitions is the backend's own (token order on Cassandra)."""
