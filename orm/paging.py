@@ -12,7 +12,8 @@ from .exceptions import InvalidPageToken
 __all__ = ["decode_token", "encode_token"]
 
 _VERSION = 1
-_MAX_TOKEN_LENGTH = 8192
+# Long enough for keys of several kilobytes, short enough for a URL.
+_MAX_TOKEN_LENGTH = 32768
 
 
 def encode_token(fingerprint: str, cursor: Any) -> str:
@@ -29,7 +30,7 @@ def decode_token(token: str, fingerprint: str) -> Any:
         version, bound_to, cursor = json.loads(
             base64.urlsafe_b64decode(padded.encode("ascii"))
         )
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
+    except (ValueError, TypeError, binascii.Error, UnicodeError, RecursionError):
         raise InvalidPageToken("page token is malformed") from None
     if version != _VERSION or bound_to != fingerprint:
         raise InvalidPageToken("page token belongs to another query")

@@ -12,7 +12,7 @@ from .entity import EntityMeta
 from .events import Change, LifecycleEvent
 from .exceptions import NotFound, QueryError
 from .paging import decode_token, encode_token
-from .query import plan
+from .query import Range, plan
 
 __all__ = ["Page", "Repository"]
 
@@ -111,9 +111,10 @@ class Repository(Generic[T]):
 
     def _is_full_key(self, filters: Mapping[str, Any]) -> bool:
         try:
-            return set(filters) == set(self.meta.primary_key)
+            keys_only = set(filters) == set(self.meta.primary_key)
         except TypeError:
             raise QueryError("filters must map column names to values") from None
+        return keys_only and not any(isinstance(v, Range) for v in filters.values())
 
     def _entity(self, row: Row) -> T:
         entity: T = self.meta.from_row(row)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sqlite3
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -97,6 +98,27 @@ def _quote(name: str) -> str:
     # Names are plain identifiers (checked at declaration); quoting keeps
     # SQL keywords such as "order" usable as column names.
     return f'"{name}"'
+
+
+def _storable(value: Any) -> bool:
+    """Whether a cursor value is one SQLite could have stored for a key."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return _encodable(value)
+    return False
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Table:
@@ -189,7 +211,13 @@ class SQLiteConnector(Connector):
         if self._executor is not None:
             return
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="roomcast-sqlite")
-        self._conn = await self._run(self._open)
+        try:
+            self._conn = await self._run(self._open)
+        except BaseException:
+            # Leave the connector as before, so connect() can be tried again.
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
 
     def _open(self) -> sqlite3.Connection:
         if self.path != ":memory:":
@@ -220,7 +248,7 @@ class SQLiteConnector(Connector):
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, fn, *args)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise DatabaseUnavailable(f"SQLite {self.path}: {exc}") from exc
 
     def _connection(self) -> sqlite3.Connection:
@@ -338,7 +366,7 @@ class SQLiteConnector(Connector):
         if (
             not isinstance(cursor, list)
             or len(cursor) != len(columns)
-            or not all(isinstance(v, (str, int, float)) for v in cursor)
+            or not all(_storable(v) for v in cursor)
         ):
             raise InvalidPageToken("page token does not fit this table")
         value_of = dict(zip(columns, cursor, strict=True))

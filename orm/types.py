@@ -98,9 +98,13 @@ def _int(column: str, value: Any) -> int:
 def _float(column: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _wrong_type(column, "float", value)
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValidationError(f"{column}: {value} is too large for a float") from None
+    if not math.isfinite(number):
         raise ValidationError(f"{column}: only finite floats can be stored")
-    return float(value)
+    return number
 
 
 def _bool(column: str, value: Any) -> bool:
@@ -132,7 +136,12 @@ def _datetime(column: str, value: Any) -> datetime:
             f"{column}: naive datetime {value.isoformat()}; give a timezone, "
             "e.g. datetime.now(timezone.utc)"
         )
-    utc = value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(
+            f"{column}: {value.isoformat()} is out of range in UTC"
+        ) from None
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 

@@ -62,22 +62,43 @@ def _sqlite(url: str, rest: str) -> DatabaseURL:
 
 
 def _networked(url: str, scheme: str) -> DatabaseURL:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    hostlist, _, port_text = netloc.rpartition(":")
-    if not hostlist:
-        hostlist, port_text = netloc, ""
     try:
-        port = int(port_text) if port_text else DEFAULT_PORTS[scheme]
-    except ValueError:
-        raise ConfigurationError(f"port {port_text!r} is not a number") from None
-    hosts = tuple(h for h in hostlist.split(",") if h)
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigurationError(f"{scheme} URL is malformed: {exc}") from None
+    netloc = parts.netloc.rpartition("@")[2]
+    hosts, port = _hosts_and_port(netloc, scheme)
     name = parts.path.lstrip("/")
-    if not hosts:
-        raise ConfigurationError(f"{scheme} URL names no host")
     if not name or "/" in name:
         raise ConfigurationError(
             f"{scheme} URL must end with the database or keyspace name, e.g. "
             f"{scheme}://127.0.0.1/roomcast"
         )
     return DatabaseURL(scheme, hosts, port, name, dict(parse_qsl(parts.query)), url)
+
+
+def _hosts_and_port(netloc: str, scheme: str) -> tuple[tuple[str, ...], int]:
+    """``h1,h2:port`` or ``[::1]:port``: the hosts, then one port for all."""
+    hostlist, port_text = netloc, ""
+    tail = netloc.rsplit("]", 1)[-1]
+    if ":" in tail:
+        hostlist, _, port_text = netloc.rpartition(":")
+    if not port_text:
+        port = DEFAULT_PORTS[scheme]
+    elif not port_text.isdigit():
+        raise ConfigurationError(f"port {port_text!r} is not a number")
+    elif 0 < int(port_text) <= 65535:
+        port = int(port_text)
+    else:
+        raise ConfigurationError(f"port {port_text} is not from 1 to 65535")
+
+    hosts = tuple(hostlist.split(","))
+    if not any(hosts):
+        raise ConfigurationError(f"{scheme} URL names no host")
+    for host in hosts:
+        # IPv6 addresses keep their brackets; other colons are misplaced ports.
+        bracketed = host.startswith("[") and host.endswith("]") and len(host) > 2
+        inner = host[1:-1] if bracketed else host
+        if not inner or any(c in inner for c in "[]/ ") or (":" in inner) != bracketed:
+            raise ConfigurationError(f"{scheme} URL has an invalid host {host!r}")
+    return hosts, port

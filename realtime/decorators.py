@@ -96,11 +96,12 @@ def _realtime(
             finally:
                 release(token)
 
+            found = _action_of(result)
             if isinstance(result, DeleteResult) and not result.deleted:
                 return result
             feed = self.change_feed
             feed.publish_result(
-                action or _action_of(result),
+                action or found,
                 result.type,
                 result.entity,
                 room,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -58,7 +59,13 @@ class EventIds:
     """
 
     def __init__(self, node: str | None = None) -> None:
-        self.node = node or os.urandom(4).hex()
+        # Ids must keep their shape whatever the node is called.
+        if node is None:
+            self.node = os.urandom(4).hex()
+        elif re.fullmatch(r"[0-9a-f]{8}", node):
+            self.node = node
+        else:
+            self.node = hashlib.sha256(node.encode()).hexdigest()[:8]
         self._last_ms = 0
         self._sequence = 0
 
