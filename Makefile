@@ -8,7 +8,8 @@ JS_TESTS := tests/js
 JS_INSTALLED := $(JS_TESTS)/node_modules/.installed
 PACKAGES := orm realtime server migrations
 
-.PHONY: run test lint typecheck pytest install js services services-stop clean
+.PHONY: run test lint typecheck pytest pytest-scylla install js services \
+	services-stop clean
 
 run: $(INSTALLED)
 	$(BIN)/roomcast serve
@@ -19,6 +20,17 @@ $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,mongodb,cassandra,redis]'
+	touch $@
+
+# scylla-driver provides the same `cassandra` module as cassandra-driver, so
+# it gets a virtualenv of its own, where the Cassandra suites run again.
+SCYLLA_VENV := .venv-scylla
+SCYLLA_INSTALLED := $(SCYLLA_VENV)/.installed
+
+$(SCYLLA_INSTALLED): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(SCYLLA_VENV)
+	$(SCYLLA_VENV)/bin/pip install --quiet --upgrade pip
+	$(SCYLLA_VENV)/bin/pip install --quiet -e '.[dev,scylla]'
 	touch $@
 
 js: $(JS_INSTALLED)
@@ -45,7 +57,12 @@ services-stop:
 pytest: $(INSTALLED) $(JS_INSTALLED) services
 	set -a && . var/services.env && set +a && $(BIN)/pytest
 
-test: lint typecheck pytest
+pytest-scylla: $(SCYLLA_INSTALLED) services
+	set -a && . var/services.env && set +a && $(SCYLLA_VENV)/bin/pytest -q \
+		tests/conformance/test_cassandra_connector.py \
+		tests/conformance/test_backends.py -k cassandra
+
+test: lint typecheck pytest pytest-scylla
 
 clean:
-	rm -rf $(VENV) $(JS_TESTS)/node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SCYLLA_VENV) $(JS_TESTS)/node_modules .mypy_cache .ruff_cache .pytest_cache
