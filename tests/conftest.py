@@ -28,8 +28,8 @@ def start_server(tmp_path: Path) -> Iterator[type[ServerProcess]]:
     started: list[ServerProcess] = []
 
     class Started(ServerProcess):
-        def __init__(self, **env: str) -> None:
-            super().__init__(tmp_path / f"node{len(started)}", **env)
+        def __init__(self, *args: str, **env: str) -> None:
+            super().__init__(tmp_path / f"node{len(started)}", *args, **env)
             started.append(self)
 
     yield Started

@@ -305,3 +305,54 @@ class RedisProcess:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+class FerretProcess:
+    """A MongoDB-wire server (FerretDB, as built by ``make services``) of the
+    test's own, to stop and start at will."""
+
+    def __init__(self, workdir: Path) -> None:
+        import pytest
+
+        self.binary = ROOT / "var" / "services" / "bin" / "ferretdb"
+        if not self.binary.exists():
+            message = "FerretDB is not built: run `make services`"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"mongodb://127.0.0.1:{self.port}/roomcast_faults?timeout_ms=1000"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> FerretProcess:
+        for sub in ("data", "state"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                str(self.binary),
+                f"--listen-addr=127.0.0.1:{self.port}",
+                "--handler=sqlite",
+                f"--sqlite-url=file:{self.workdir}/data/",
+                f"--state-dir={self.workdir}/state",
+                "--debug-addr=-",
+                "--telemetry=disable",
+                "--log-level=error",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("FerretDB did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
