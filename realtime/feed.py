@@ -46,6 +46,8 @@ class Route:
     action: ResourceAction
     room: str
     path: str
+    #: The state the room is shown, when it is not the written entity's.
+    entity: Any = None
 
 
 class Transport(Protocol):
@@ -222,6 +224,9 @@ class ChangeFeed:
         resource = None
         for route in watch.routes(event):
             if (route.room, route.path) in covered:
+                continue
+            if route.entity is not None:
+                self._queue(route, watch.type, resource_of(route.entity))
                 continue
             resource = resource or resource_of(event.entity)
             self._queue(route, watch.type, resource)

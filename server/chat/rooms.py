@@ -9,6 +9,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+import attrs
+
 import orm
 from realtime import ResourceEvent, Route
 
@@ -65,7 +67,10 @@ def channel_routes(event: orm.LifecycleEvent) -> Iterable[Route]:
     elif channel.public:
         yield Route("created", CHANNELS_ROOM, path)
     elif visibility.old == "public":
-        yield Route("deleted", CHANNELS_ROOM, path)
+        # The public list learns only that the channel left it, as it was
+        # when public: nothing of what it became.
+        before = {name: change.old for name, change in event.changes.items()}
+        yield Route("deleted", CHANNELS_ROOM, path, attrs.evolve(channel, **before))
 
 
 def channel_id_of_room(room: str) -> uuid.UUID | None:
