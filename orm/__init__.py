@@ -19,10 +19,10 @@ Declare an entity, open a database, and use its repository::
 
 from __future__ import annotations
 
-from .connector import Connector, Row
+from .connector import Companion, Companions, Connector, Row
 from .database import Database, connector_for
 from .entity import Column, EntityMeta, entity, entity_meta
-from .events import Action, Change, LifecycleEvent, Listener
+from .events import Action, Change, LifecycleEvent, Listener, Recorder
 from .exceptions import (
     ConfigurationError,
     DatabaseUnavailable,
@@ -46,6 +46,8 @@ __all__ = [
     "Change",
     "Column",
     "ColumnKind",
+    "Companion",
+    "Companions",
     "ConfigurationError",
     "Connector",
     "Database",
@@ -62,6 +64,7 @@ __all__ = [
     "Query",
     "QueryError",
     "Range",
+    "Recorder",
     "Repository",
     "Row",
     "SQLiteConnector",

@@ -77,9 +77,9 @@ from cassandra.connection import ConnectionBusy, ConnectionException, ProtocolEr
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.pool import NoConnectionsAvailable
 from cassandra.protocol import ErrorMessage
-from cassandra.query import SimpleStatement, tuple_factory
+from cassandra.query import BatchStatement, BatchType, SimpleStatement, tuple_factory
 
-from .connector import Connector, Row
+from .connector import Companion, Companions, Connector, Row
 from .entity import EntityMeta
 from .exceptions import (
     ConfigurationError,
@@ -327,6 +327,7 @@ class _Table:
             f"INSERT INTO {self.qualified} ({columns}) "
             f"VALUES ({', '.join('?' for _ in self.names)})"
         )
+        self.insert_with_ttl = f"{self.insert} USING TTL ?"
         self._fetch_cql: dict[_Shape, str] = {}
 
     def select_of(self, columns: str) -> str:
@@ -605,21 +606,46 @@ class CassandraConnector(Connector):
 
     # Keyed reads and writes
 
-    async def save(self, meta: EntityMeta, row: Row) -> Row | None:
+    async def save(
+        self, meta: EntityMeta, row: Row, companions: Companions | None = None
+    ) -> Row | None:
         table = self._table(meta)
         select = await self._prepare(table.select_key)
         insert = await self._prepare(table.insert)
 
         previous = await self._one(table, select.bind(table.key_values(row)))
-        await self._execute(insert.bind(table.encode_row(row)), "save")
+        write = insert.bind(table.encode_row(row))
+        extras = companions(previous) if companions else ()
+        await self._execute(await self._with_companions(write, extras), "save")
         return previous
+
+    async def _with_companions(self, write: Any, extras: Sequence[Companion]) -> Any:
+        """``write`` alone, or in a logged batch with the companion rows."""
+        if not extras:
+            return write
+        batch = BatchStatement(batch_type=BatchType.LOGGED)
+        batch.add(write)
+        for companion in extras:
+            table = self._table(companion.meta)
+            values = table.encode_row(companion.row)
+            if companion.ttl is None:
+                batch.add((await self._prepare(table.insert)).bind(values))
+            else:
+                statement = await self._prepare(table.insert_with_ttl)
+                batch.add(statement.bind([*values, companion.ttl]))
+        return batch
 
     async def get(self, meta: EntityMeta, key: Mapping[str, Any]) -> Row | None:
         table = self._table(meta)
         select = await self._prepare(table.select_key)
         return await self._one(table, select.bind(table.key_values(key)))
 
-    async def delete(self, meta: EntityMeta, key: Mapping[str, Any]) -> Row | None:
+    async def delete(
+        self,
+        meta: EntityMeta,
+        key: Mapping[str, Any],
+        companions: Companions | None = None,
+    ) -> Row | None:
         table = self._table(meta)
         select = await self._prepare(table.select_key)
         delete = await self._prepare(table.delete_key)
@@ -627,8 +653,13 @@ class CassandraConnector(Connector):
         values = table.key_values(key)
         previous = await self._one(table, select.bind(values))
         if previous is not None:
-            await self._execute(delete.bind(values), "delete")
+            extras = companions(previous) if companions else ()
+            statement = await self._with_companions(delete.bind(values), extras)
+            await self._execute(statement, "delete")
         return previous
+
+    async def expire(self, meta: EntityMeta, column: str, before: datetime) -> None:
+        """Nothing to do: rows that must expire are written with a TTL."""
 
     async def _one(self, table: _Table, bound: Any) -> Row | None:
         result = await self._execute(bound, "read")

@@ -10,15 +10,35 @@ errors are translated where they happen.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
+
+import attrs
 
 from .entity import EntityMeta
 from .query import Query
 
-__all__ = ["Connector", "Row"]
+__all__ = ["Companion", "Companions", "Connector", "Row"]
 
 Row = dict[str, Any]
+
+
+@attrs.frozen
+class Companion:
+    """A row written with a save or delete: in the same atomic unit where the
+    backend has one (a transaction on SQLite, a logged batch on Cassandra),
+    right after it otherwise (MongoDB), never without it."""
+
+    meta: EntityMeta
+    row: Row
+    #: Seconds the backend keeps the row, where it expires rows itself
+    #: (Cassandra's TTL); elsewhere ``Connector.expire`` removes old rows.
+    ttl: int | None = None
+
+
+Companions = Callable[[Row | None], Sequence[Companion]]
+"""Given the row a write replaces (or deletes), the rows to write with it."""
 
 
 class Connector(abc.ABC):
@@ -44,18 +64,32 @@ class Connector(abc.ABC):
         """Create missing tables and indexes; existing ones are left as they are."""
 
     @abc.abstractmethod
-    async def save(self, meta: EntityMeta, row: Row) -> Row | None:
+    async def save(
+        self, meta: EntityMeta, row: Row, companions: Companions | None = None
+    ) -> Row | None:
         """Insert or replace ``row`` by its primary key; return the row it
-        replaced, or ``None`` when the key was new."""
+        replaced, or ``None`` when the key was new. ``companions``, called
+        with that replaced row, gives rows to write with this one."""
 
     @abc.abstractmethod
     async def get(self, meta: EntityMeta, key: Mapping[str, Any]) -> Row | None:
         """The row with this full primary key, or ``None``."""
 
     @abc.abstractmethod
-    async def delete(self, meta: EntityMeta, key: Mapping[str, Any]) -> Row | None:
+    async def delete(
+        self,
+        meta: EntityMeta,
+        key: Mapping[str, Any],
+        companions: Companions | None = None,
+    ) -> Row | None:
         """Remove the row with this full primary key; return it, or ``None``
-        when there was none."""
+        when there was none. ``companions``, called with the removed row,
+        gives rows to write with the removal (not called when none)."""
+
+    @abc.abstractmethod
+    async def expire(self, meta: EntityMeta, column: str, before: datetime) -> None:
+        """Remove the rows whose ``column`` (a datetime) is before ``before``,
+        across partitions; a backend that expires rows by TTL may do nothing."""
 
     @abc.abstractmethod
     async def fetch(self, query: Query, cursor: Any | None) -> tuple[list[Row], Any]:

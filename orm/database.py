@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from .connector import Connector
 from .entity import entity_meta
-from .events import LifecycleEvent, Listener
+from .events import LifecycleEvent, Listener, Recorder
 from .exceptions import ConfigurationError
 from .repository import Repository
 from .sqlite import SQLiteConnector
@@ -53,6 +53,7 @@ class Database:
         self.url = url
         self._repositories: dict[type, Repository[Any]] = {}
         self._listeners: list[Listener] = []
+        self._recorder: Recorder | None = None
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -79,7 +80,9 @@ class Database:
     def repository(self, cls: type[T]) -> Repository[T]:
         repository = self._repositories.get(cls)
         if repository is None:
-            repository = Repository(entity_meta(cls), self.connector, self._announce)
+            repository = Repository(
+                entity_meta(cls), self.connector, self._announce, self._current_recorder
+            )
             self._repositories[cls] = repository
         return repository
 
@@ -87,6 +90,14 @@ class Database:
         """Call ``listener`` after every committed write; returns its remover."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
+
+    def set_recorder(self, recorder: Recorder | None) -> None:
+        """Have ``recorder`` add rows to every write, written with it (see
+        ``Connector.save``): the change feed records its events this way."""
+        self._recorder = recorder
+
+    def _current_recorder(self) -> Recorder | None:
+        return self._recorder
 
     def _announce(self, event: LifecycleEvent) -> None:
         for listener in list(self._listeners):

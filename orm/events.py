@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-__all__ = ["Action", "Change", "LifecycleEvent", "Listener"]
+if TYPE_CHECKING:
+    from .connector import Companion
+    from .entity import EntityMeta
+
+__all__ = ["Action", "Change", "LifecycleEvent", "Listener", "Recorder"]
 
 Action = Literal["created", "updated", "deleted"]
 
@@ -31,6 +35,8 @@ class LifecycleEvent:
     action: Action
     entity: Any
     changes: Mapping[str, Change] = attrs.field(factory=dict)
+    #: What a recorder (the change feed) wrote together with this write.
+    records: list[Any] = attrs.field(factory=list, eq=False)
 
     @property
     def entity_type(self) -> type:
@@ -38,3 +44,7 @@ class LifecycleEvent:
 
 
 Listener = Callable[[LifecycleEvent], None]
+
+Recorder = Callable[[LifecycleEvent, "EntityMeta"], Sequence["Companion"]]
+"""Given a write about to commit, the rows to write with it (see
+``Database.set_recorder``). It may run on a connector's worker thread."""

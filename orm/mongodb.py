@@ -22,13 +22,15 @@ Values
     string, its 60-bit timestamp first, so that string order is time order
     and ranges and sorts on it work like Cassandra's (the same encoding as
     the SQLite backend); datetimes as BSON dates (milliseconds), read back
-    timezone-aware in UTC; JSON values as JSON text, because BSON refuses
-    keys that begin with ``$`` on many servers, silently narrows integers
-    beyond 64 bits, and is not what a user's arbitrary JSON should be
-    trusted to fit.
+    timezone-aware in UTC; JSON values as JSON text, because BSON cannot
+    hold every JSON value (many servers refuse keys that begin with ``$``,
+    and no BSON integer is wider than 64 bits) while text gives back
+    exactly what was stored.
 
 Filters carry values only under explicit operators (``{"f": {"$eq": v}}``),
-so no user value is ever read as an operator. Pages are keyset pages: sort
+so no user value is ever read as an operator; the one exception is the
+``_id`` lookup, whose value is always the string built above (FerretDB
+pushes down nothing else). Pages are keyset pages: sort
 by the query's order, fetch ``limit + 1`` rows, and resume after the last
 row's order values (``$or`` of the keyset clauses); there is never a skip.
 
@@ -36,6 +38,8 @@ row's order values (``$or`` of the keyset clauses); there is never a skip.
 removed. MongoDB runs it atomically; FerretDB v1 runs it as a read then a
 write, so writes to one key are also serialised inside this process, and an
 upsert that loses a race to insert the key is retried as a replacement.
+Companion rows are written right after the write they belong to (there is
+no transaction to share), and ``expire`` is one ``deleteMany``.
 
 URL options: ``timeout_ms`` (server selection and connect timeout, default
 5000), ``socket_timeout_ms`` (default 30000), ``replica_set``,
@@ -64,12 +68,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     CollectionInvalid,
+    DocumentTooLarge,
     DuplicateKeyError,
     OperationFailure,
     PyMongoError,
 )
 
-from .connector import Connector, Row
+from .connector import Companions, Connector, Row
 from .entity import EntityMeta
 from .exceptions import (
     ConfigurationError,
@@ -200,8 +205,9 @@ class _Codec:
 
 _CODECS = {
     ColumnKind.TEXT: _Codec(from_cursor=_text_from_cursor),
-    # Ints beyond 32 bits come back as bson.Int64; -0.0 and 0.0 are one key.
+    # Ints beyond 32 bits come back as bson.Int64.
     ColumnKind.INT: _Codec(decode=int, from_cursor=_int_from_cursor),
+    # -0.0 equals 0.0, so both must give one _id.
     ColumnKind.FLOAT: _Codec(
         decode=float,
         to_cursor=lambda v: float(v) + 0.0,
@@ -390,24 +396,35 @@ class MongoConnector(Connector):
         self._db: AsyncDatabase[Document] | None = None
         self._tables: dict[type, _Table] = {}
         self._locks = _KeyLocks()
+        self._connecting = asyncio.Lock()
 
     # Connection
 
     async def connect(self) -> None:
-        if self._client is not None:
-            return
+        async with self._connecting:
+            if self._client is None:
+                self._client, self._db = await self._open()
+                log.info("connected to MongoDB at %s", self.url.redacted())
+
+    async def _open(
+        self,
+    ) -> tuple[AsyncMongoClient[Document], AsyncDatabase[Document]]:
         settings = self._settings
-        client: AsyncMongoClient[Document] = AsyncMongoClient(
-            settings.hosts,
-            serverSelectionTimeoutMS=settings.timeout_ms,
-            connectTimeoutMS=settings.timeout_ms,
-            socketTimeoutMS=settings.socket_timeout_ms,
-            uuidRepresentation="standard",
-            tz_aware=True,
-            tzinfo=UTC,
-            appname="roomcast",
-            **settings.extra,
-        )
+        try:
+            client: AsyncMongoClient[Document] = AsyncMongoClient(
+                settings.hosts,
+                serverSelectionTimeoutMS=settings.timeout_ms,
+                connectTimeoutMS=settings.timeout_ms,
+                socketTimeoutMS=settings.socket_timeout_ms,
+                uuidRepresentation="standard",
+                tz_aware=True,
+                tzinfo=UTC,
+                appname="roomcast",
+                **settings.extra,
+            )
+        except PyMongoError as exc:
+            raise ConfigurationError(f"MongoDB client settings: {exc}") from exc
+
         database = client.get_database(settings.database)
         try:
             with self._translated("connect"):
@@ -415,8 +432,7 @@ class MongoConnector(Connector):
         except DatabaseUnavailable:
             await client.close()
             raise
-        self._client, self._db = client, database
-        log.info("connected to MongoDB at %s", self.url.redacted())
+        return client, database
 
     async def close(self) -> None:
         client, self._client, self._db = self._client, None, None
@@ -447,9 +463,14 @@ class MongoConnector(Connector):
         """The one place where driver errors become ``orm`` errors."""
         try:
             yield
+        except DocumentTooLarge as exc:
+            raise ValidationError(
+                "the row is larger than a MongoDB document may be (16 MiB)"
+            ) from exc
         except InvalidDocument as exc:
-            # Also DocumentTooLarge: a row over the 16 MiB document limit.
-            raise ValidationError(f"MongoDB refused the row: {exc}") from exc
+            raise ValidationError(
+                f"MongoDB cannot store the row ({type(exc).__name__})"
+            ) from exc
         except OperationFailure as exc:
             raise DatabaseUnavailable(
                 f"MongoDB {action} failed: {type(exc).__name__} (code {exc.code})"
@@ -492,14 +513,29 @@ class MongoConnector(Connector):
 
     # Keyed reads and writes
 
-    async def save(self, meta: EntityMeta, row: Row) -> Row | None:
+    async def save(
+        self, meta: EntityMeta, row: Row, companions: Companions | None = None
+    ) -> Row | None:
         table = self._table(meta)
         document = table.encode_row(row)
         collection = self._collection(meta)
         async with self._locks.hold((meta.table, document["_id"])):
             with self._translated("save"):
-                previous = await self._replace(collection, document)
-        return None if previous is None else table.decode_row(previous)
+                found = await self._replace(collection, document)
+                previous = None if found is None else table.decode_row(found)
+                await self._write_companions(companions, previous)
+        return previous
+
+    async def _write_companions(
+        self, companions: Companions | None, previous: Row | None
+    ) -> None:
+        # No transactions here (FerretDB has none): companions follow the
+        # write they belong to, so they never stand for one that failed.
+        for companion in companions(previous) if companions else ():
+            extra = self._table(companion.meta)
+            await self._replace(
+                self._collection(companion.meta), extra.encode_row(companion.row)
+            )
 
     async def _replace(
         self, collection: AsyncCollection[Document], document: Document
@@ -526,14 +562,29 @@ class MongoConnector(Connector):
             found = await collection.find_one({"_id": table.document_id(key)})
         return None if found is None else table.decode_row(found)
 
-    async def delete(self, meta: EntityMeta, key: Mapping[str, Any]) -> Row | None:
+    async def delete(
+        self,
+        meta: EntityMeta,
+        key: Mapping[str, Any],
+        companions: Companions | None = None,
+    ) -> Row | None:
         table = self._table(meta)
         document_id = table.document_id(key)
         collection = self._collection(meta)
         async with self._locks.hold((meta.table, document_id)):
             with self._translated("delete"):
-                previous = await collection.find_one_and_delete({"_id": document_id})
-        return None if previous is None else table.decode_row(previous)
+                found = await collection.find_one_and_delete({"_id": document_id})
+                if found is None:
+                    return None
+                previous = table.decode_row(found)
+                await self._write_companions(companions, previous)
+        return previous
+
+    async def expire(self, meta: EntityMeta, column: str, before: datetime) -> None:
+        table = self._table(meta)
+        limit = table.encode(column, before)
+        with self._translated("expire"):
+            await self._collection(meta).delete_many({column: {"$lt": limit}})
 
     # Paged reads
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
-from .connector import Connector, Row
+from .connector import Companion, Connector, Row
 from .entity import EntityMeta
-from .events import Change, LifecycleEvent
+from .events import Change, LifecycleEvent, Recorder
 from .exceptions import NotFound, QueryError
 from .paging import decode_token, encode_token
 from .query import Range, plan
@@ -38,10 +38,12 @@ class Repository(Generic[T]):
         meta: EntityMeta,
         connector: Connector,
         announce: Callable[[LifecycleEvent], None],
+        recorder: Callable[[], Recorder | None] = lambda: None,
     ) -> None:
         self.meta = meta
         self._connector = connector
         self._announce = announce
+        self._recorder = recorder
 
     async def save(self, entity: T) -> T:
         """Insert or replace ``entity`` by its primary key.
@@ -50,18 +52,26 @@ class Repository(Generic[T]):
         precision), and announces ``created`` or ``updated`` with the changes.
         """
         row = self.meta.to_row(entity)
-        previous = await self._connector.save(self.meta, row)
         stored: T = self.meta.from_row(row)
-        if previous is None:
-            self._announce(LifecycleEvent("created", stored))
-        else:
+
+        def saved(previous: Row | None) -> LifecycleEvent:
+            if previous is None:
+                return LifecycleEvent("created", stored)
             changes = {
                 name: Change(previous[name], value)
                 for name, value in row.items()
                 if previous[name] != value
             }
-            self._announce(LifecycleEvent("updated", stored, changes))
+            return LifecycleEvent("updated", stored, changes)
+
+        recorded = _Recorded(saved, self.meta, self._recorder())
+        previous = await self._connector.save(self.meta, row, recorded.companions)
+        self._announce(recorded.event or saved(previous))
         return stored
+
+    async def save_many(self, entities: Iterable[T]) -> list[T]:
+        """Save each entity in turn (each its own write, announced on its own)."""
+        return [await self.save(entity) for entity in entities]
 
     async def find_one(self, filters: Mapping[str, Any]) -> T | None:
         """The first entity matching ``filters``, or ``None``."""
@@ -102,12 +112,21 @@ class Repository(Generic[T]):
         """
         key = {name: getattr(entity, name) for name in self.meta.primary_key}
         query = plan(self.meta, key, limit=1)
-        previous = await self._connector.delete(self.meta, query.equals)
+
+        def removed(previous: Row | None) -> LifecycleEvent:
+            assert previous is not None
+            return LifecycleEvent("deleted", self._entity(previous))
+
+        recorded = _Recorded(removed, self.meta, self._recorder())
+        previous = await self._connector.delete(
+            self.meta, query.equals, recorded.companions
+        )
         if previous is None:
             raise NotFound(f"{self.meta.table}: no row with key {key}")
-        removed: T = self._entity(previous)
-        self._announce(LifecycleEvent("deleted", removed))
-        return removed
+        event = recorded.event or removed(previous)
+        self._announce(event)
+        gone: T = event.entity
+        return gone
 
     def _is_full_key(self, filters: Mapping[str, Any]) -> bool:
         try:
@@ -119,3 +138,29 @@ class Repository(Generic[T]):
     def _entity(self, row: Row) -> T:
         entity: T = self.meta.from_row(row)
         return entity
+
+
+class _Recorded:
+    """Lets a recorder add rows to a write once its outcome is known.
+
+    The connector calls ``companions`` with the row the write replaces; the
+    lifecycle event made then is the one announced after the commit, with
+    whatever the recorder noted on it.
+    """
+
+    def __init__(
+        self,
+        make: Callable[[Row | None], LifecycleEvent],
+        meta: EntityMeta,
+        recorder: Recorder | None,
+    ) -> None:
+        self.event: LifecycleEvent | None = None
+        self._make = make
+        self._meta = meta
+        self.companions = None if recorder is None else self._companions
+        self._recorder = recorder
+
+    def _companions(self, previous: Row | None) -> Sequence[Companion]:
+        assert self._recorder is not None
+        self.event = self._make(previous)
+        return self._recorder(self.event, self._meta)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .connector import Connector, Row
+from .connector import Companions, Connector, Row
 from .entity import EntityMeta
 from .exceptions import DatabaseUnavailable, InvalidPageToken
 from .query import Query
@@ -284,18 +284,40 @@ class SQLiteConnector(Connector):
         conn.execute("COMMIT")
         return result
 
-    async def save(self, meta: EntityMeta, row: Row) -> Row | None:
+    async def save(
+        self, meta: EntityMeta, row: Row, companions: Companions | None = None
+    ) -> Row | None:
         table = self._table(meta)
         params = table.encode_row(row)
         key = table.key_params(row)
-        return await self._run(self._in_transaction, self._save, table, params, key)
+        return await self._run(
+            self._in_transaction, self._save, table, params, key, companions
+        )
 
     def _save(
-        self, conn: sqlite3.Connection, table: _Table, params: list[Any], key: list[Any]
+        self,
+        conn: sqlite3.Connection,
+        table: _Table,
+        params: list[Any],
+        key: list[Any],
+        companions: Companions | None,
     ) -> Row | None:
-        previous = conn.execute(table.select_key, key).fetchone()
+        found = conn.execute(table.select_key, key).fetchone()
+        previous = None if found is None else table.decode_row(found)
         conn.execute(table.upsert, params)
-        return None if previous is None else table.decode_row(previous)
+        self._write_companions(conn, companions, previous)
+        return previous
+
+    def _write_companions(
+        self,
+        conn: sqlite3.Connection,
+        companions: Companions | None,
+        previous: Row | None,
+    ) -> None:
+        # Called on the worker thread, inside the write's transaction.
+        for companion in companions(previous) if companions else ():
+            extra = self._table(companion.meta)
+            conn.execute(extra.upsert, extra.encode_row(companion.row))
 
     async def get(self, meta: EntityMeta, key: Mapping[str, Any]) -> Row | None:
         table = self._table(meta)
@@ -305,19 +327,41 @@ class SQLiteConnector(Connector):
     def _get(self, table: _Table, key: list[Any]) -> Any:
         return self._connection().execute(table.select_key, key).fetchone()
 
-    async def delete(self, meta: EntityMeta, key: Mapping[str, Any]) -> Row | None:
+    async def delete(
+        self,
+        meta: EntityMeta,
+        key: Mapping[str, Any],
+        companions: Companions | None = None,
+    ) -> Row | None:
         table = self._table(meta)
         params = table.key_params(key)
-        return await self._run(self._in_transaction, self._delete, table, params)
+        return await self._run(
+            self._in_transaction, self._delete, table, params, companions
+        )
 
     def _delete(
-        self, conn: sqlite3.Connection, table: _Table, key: list[Any]
+        self,
+        conn: sqlite3.Connection,
+        table: _Table,
+        key: list[Any],
+        companions: Companions | None,
     ) -> Row | None:
-        previous = conn.execute(table.select_key, key).fetchone()
-        if previous is None:
+        found = conn.execute(table.select_key, key).fetchone()
+        if found is None:
             return None
         conn.execute(table.delete_key, key)
-        return table.decode_row(previous)
+        previous = table.decode_row(found)
+        self._write_companions(conn, companions, previous)
+        return previous
+
+    async def expire(self, meta: EntityMeta, column: str, before: datetime) -> None:
+        table = self._table(meta)
+        sql = f"DELETE FROM {_quote(meta.table)} WHERE {_quote(column)} < ?"
+        limit = table.encode(column, before)
+        await self._run(self._in_transaction, self._execute_all_with, sql, limit)
+
+    def _execute_all_with(self, conn: sqlite3.Connection, sql: str, value: Any) -> None:
+        conn.execute(sql, (value,))
 
     async def fetch(self, query: Query, cursor: Any | None) -> tuple[list[Row], Any]:
         table = self._table(query.meta)

@@ -9,7 +9,7 @@ of the web server.
 
 from __future__ import annotations
 
-from .bus import EventBus, LocalBus, Receiver
+from .bus import EventBus, LocalBus, Receiver, Resumed
 from .crud import CreateResult, CRUDService, DeleteResult, ListResult, UpdateResult
 from .decorators import (
     HasChangeFeed,
@@ -23,6 +23,7 @@ from .exceptions import BusUnavailable, InvalidEventId, PublishError, RealtimeEr
 from .feed import ChangeFeed, PathSpec, RoomSpec, Route, Transport
 from .redis_bus import RedisBus
 from .serialize import resource_of
+from .store import FeedRecord, FeedStore
 
 __all__ = [
     "BusUnavailable",
@@ -32,6 +33,8 @@ __all__ = [
     "DeleteResult",
     "EventBus",
     "EventIds",
+    "FeedRecord",
+    "FeedStore",
     "HasChangeFeed",
     "InvalidEventId",
     "ListResult",
@@ -43,6 +46,7 @@ __all__ = [
     "RedisBus",
     "ResourceAction",
     "ResourceEvent",
+    "Resumed",
     "RoomSpec",
     "Route",
     "Transport",

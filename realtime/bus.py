@@ -12,9 +12,10 @@ from typing import Protocol
 
 from .events import ResourceEvent
 
-__all__ = ["EventBus", "LocalBus", "Receiver"]
+__all__ = ["EventBus", "LocalBus", "Receiver", "Resumed"]
 
 Receiver = Callable[[ResourceEvent], None]
+Resumed = Callable[[], None]
 
 
 class EventBus(Protocol):
@@ -23,8 +24,9 @@ class EventBus(Protocol):
     #: Shown in the startup log and the health check, e.g. ``"in-process"``.
     name: str
 
-    async def start(self, receive: Receiver) -> None:
-        """Begin handing every published event to ``receive``."""
+    async def start(self, receive: Receiver, resumed: Resumed | None = None) -> None:
+        """Begin handing every published event to ``receive``; ``resumed`` is
+        called when delivery from other nodes comes back after an outage."""
 
     async def publish(self, event: ResourceEvent) -> None:
         """Send ``event`` to every node; raises ``BusUnavailable`` when it
@@ -45,7 +47,7 @@ class LocalBus:
     def __init__(self) -> None:
         self._receive: Receiver | None = None
 
-    async def start(self, receive: Receiver) -> None:
+    async def start(self, receive: Receiver, resumed: Resumed | None = None) -> None:
         self._receive = receive
 
     async def publish(self, event: ResourceEvent) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
 from typing import Any, Literal
 
@@ -68,8 +69,14 @@ class EventIds:
             self.node = hashlib.sha256(node.encode()).hexdigest()[:8]
         self._last_ms = 0
         self._sequence = 0
+        # Writes number their events on a connector's thread, too.
+        self._lock = threading.Lock()
 
     def next(self) -> str:
+        with self._lock:
+            return self._next()
+
+    def _next(self) -> str:
         now = time.time_ns() // 1_000_000
         if now <= self._last_ms:
             self._sequence += 1

@@ -1,10 +1,14 @@
 """The change feed: from committed writes to events in rooms, in order.
 
 Producing side: decorated service calls and watched entity types turn writes
-into ``ResourceEvent``s, numbered by ``EventIds`` and handed to the bus in
-the order they were made. Receiving side: every event the bus brings is kept
-in the room's history and delivered by one worker, which also performs room
-joins and leaves, so a join that asks for history gets it with no gap and no
+into ``ResourceEvent``s, numbered by ``EventIds``, recorded in the durable
+feed (``FeedStore``; with the write itself where they come from one) and
+handed to the bus in the order they were made.
+
+Receiving side: every event the bus brings is kept in the room's recent
+history and delivered by one worker, which also performs room joins and
+leaves, so a join that asks for history (from memory, or from the durable
+feed when memory does not reach back far enough) gets it with no gap and no
 duplicate against the live events that follow.
 """
 
@@ -25,6 +29,7 @@ from .bus import EventBus, LocalBus
 from .events import EventIds, ResourceAction, ResourceEvent
 from .history import History
 from .serialize import resource_of
+from .store import FeedStore
 
 __all__ = ["ChangeFeed", "PathSpec", "RoomSpec", "Route", "Transport"]
 
@@ -86,6 +91,19 @@ class _Leave:
     done: asyncio.Future[None]
 
 
+@attrs.frozen
+class _CatchUp:
+    """The bus is back after an outage: deliver what the feed got meanwhile."""
+
+
+@attrs.frozen
+class _Outgoing:
+    event: ResourceEvent
+    #: Whether the event is in the durable feed already (written with its
+    #: change); if not, the publisher records it before publishing.
+    recorded: bool
+
+
 def rooms_for(spec: RoomSpec, entity: Any) -> list[str]:
     """The rooms a room spec names for ``entity`` (none when it says ``None``)."""
     rooms = spec(entity) if callable(spec) else spec
@@ -107,22 +125,27 @@ class ChangeFeed:
         self,
         bus: EventBus | None = None,
         *,
+        store: FeedStore | None = None,
         history_per_room: int = 1000,
         max_rooms: int = 10_000,
         node: str | None = None,
     ) -> None:
         self.bus: EventBus = bus or LocalBus()
+        self.store = store
         self.ids = EventIds(node)
+        self._start_id = self.ids.next()
         self.history = History(
-            self.ids.next(), per_room=history_per_room, max_rooms=max_rooms
+            self._start_id, per_room=history_per_room, max_rooms=max_rooms
         )
         self._watches: dict[type, _Watch] = {}
-        self._outbox: asyncio.Queue[ResourceEvent] = asyncio.Queue()
+        self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
         # Events are numbered as queued; flush() waits for a number to be sent.
         self._queued = 0
         self._sent = 0
         self._flushes: deque[tuple[int, asyncio.Future[None]]] = deque()
-        self._inbox: asyncio.Queue[ResourceEvent | _Join | _Leave] = asyncio.Queue()
+        self._inbox: asyncio.Queue[ResourceEvent | _Join | _Leave | _CatchUp]
+        self._inbox = asyncio.Queue()
+        self._joined_rooms: set[str] = set()
         self._transport: Transport | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._publish_failing = False
@@ -130,8 +153,11 @@ class ChangeFeed:
     # -- wiring ---------------------------------------------------------------
 
     def attach(self, db: orm.Database) -> None:
-        """Receive ``db``'s lifecycle events; watched types reach their rooms."""
+        """Receive ``db``'s lifecycle events; watched types reach their rooms,
+        and, with a store, are recorded in the feed with each write."""
         db.add_listener(self._on_lifecycle)
+        if self.store is not None:
+            db.set_recorder(self._record)
 
     def watch(
         self,
@@ -155,11 +181,15 @@ class ChangeFeed:
 
     async def start(self, transport: Transport) -> None:
         self._transport = transport
-        await self.bus.start(self._receive)
+        await self.bus.start(self._receive, self._resumed)
         self._tasks = [
             asyncio.create_task(self._publish_loop(), name="roomcast-publish"),
             asyncio.create_task(self._deliver_loop(), name="roomcast-deliver"),
         ]
+        if self.store is not None:
+            self._tasks.append(
+                asyncio.create_task(self._prune_loop(), name="roomcast-prune")
+            )
 
     async def close(self) -> None:
         # Let what is already queued go out before stopping.
@@ -202,11 +232,28 @@ class ChangeFeed:
         path: PathSpec,
         captured: list[tuple[ChangeFeed, orm.LifecycleEvent]],
     ) -> None:
-        """A decorated call succeeded: its events, then what it wrote besides."""
-        published = self.publish(action, type, entity, room, path)
-        covered = {(e.room, e.path) for e in published}
-        for feed, event in captured:
-            feed._publish_lifecycle(event, covered if feed is self else set())
+        """A decorated call succeeded: one event per room of its result, then
+        what else its writes map to. An event its writes already recorded for
+        the same room and path is the one published, not a second one."""
+        resolved = path_for(path, entity)
+        recorded = {
+            (e.room, e.path): e
+            for feed, written in captured
+            if feed is self
+            for e in written.records
+        }
+        covered: set[tuple[str, str]] = set()
+        resource = None
+        for target in rooms_for(room, entity):
+            known = recorded.get((target, resolved))
+            if known is not None:
+                self._send(known, recorded=True)
+            else:
+                resource = resource or resource_of(entity)
+                self._queue(Route(action, target, resolved), type, resource)
+            covered.add((target, resolved))
+        for feed, written in captured:
+            feed._publish_lifecycle(written, covered if feed is self else set())
 
     def _on_lifecycle(self, event: orm.LifecycleEvent) -> None:
         captured = _captured.get()
@@ -218,18 +265,43 @@ class ChangeFeed:
     def _publish_lifecycle(
         self, event: orm.LifecycleEvent, covered: set[tuple[str, str]]
     ) -> None:
+        made = event.records or self._events_for(event)
+        for resource_event in made:
+            if (resource_event.room, resource_event.path) not in covered:
+                self._send(resource_event, recorded=bool(event.records))
+
+    def _events_for(self, event: orm.LifecycleEvent) -> list[ResourceEvent]:
+        """The events a watched entity's write maps to (none if unwatched)."""
         watch = self._watches.get(event.entity_type)
         if watch is None:
-            return
+            return []
+        made = []
         resource = None
         for route in watch.routes(event):
-            if (route.room, route.path) in covered:
-                continue
             if route.entity is not None:
-                self._queue(route, watch.type, resource_of(route.entity))
-                continue
-            resource = resource or resource_of(event.entity)
-            self._queue(route, watch.type, resource)
+                shown = resource_of(route.entity)
+            else:
+                shown = resource = resource or resource_of(event.entity)
+            made.append(
+                ResourceEvent(
+                    route.action,
+                    route.room,
+                    watch.type,
+                    route.path,
+                    shown,
+                    self.ids.next(),
+                )
+            )
+        return made
+
+    def _record(
+        self, event: orm.LifecycleEvent, meta: orm.EntityMeta
+    ) -> list[orm.Companion]:
+        # Runs as the write is made (perhaps on a connector's thread): the
+        # events are numbered now, and kept on the lifecycle event.
+        assert self.store is not None
+        event.records.extend(self._events_for(event))
+        return [self.store.companion(e) for e in event.records]
 
     def _queue(
         self, route: Route, type: str, resource: dict[str, Any]
@@ -237,9 +309,12 @@ class ChangeFeed:
         event = ResourceEvent(
             route.action, route.room, type, route.path, resource, self.ids.next()
         )
-        self._outbox.put_nowait(event)
-        self._queued += 1
+        self._send(event, recorded=False)
         return event
+
+    def _send(self, event: ResourceEvent, *, recorded: bool) -> None:
+        self._outbox.put_nowait(_Outgoing(event, recorded))
+        self._queued += 1
 
     async def flush(self) -> None:
         """Wait until every event queued so far has been handed to the bus.
@@ -262,9 +337,11 @@ class ChangeFeed:
 
     async def _publish_loop(self) -> None:
         while True:
-            event = await self._outbox.get()
+            outgoing = await self._outbox.get()
             try:
-                await self.bus.publish(event)
+                if not outgoing.recorded:
+                    await self._record_alone(outgoing.event)
+                await self.bus.publish(outgoing.event)
                 if self._publish_failing:
                     self._publish_failing = False
                     log.warning("event bus %s is publishing again", self.bus.name)
@@ -281,11 +358,39 @@ class ChangeFeed:
                 self._mark_sent()
                 self._outbox.task_done()
 
+    async def _record_alone(self, event: ResourceEvent) -> None:
+        if self.store is None:
+            return
+        try:
+            await self.store.append(event)
+        except orm.OrmError as exc:
+            # Published all the same: live clients still get it; only a
+            # client catching up later misses it.
+            log.warning(
+                "could not record event %s in the feed: %s", event.event_id, exc
+            )
+
+    async def _prune_loop(self) -> None:
+        assert self.store is not None
+        interval = min(60.0, self.store.retention / 4)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.store.prune()
+            except orm.OrmError as exc:
+                log.warning("could not prune the feed: %s", exc)
+
     # -- receiving -----------------------------------------------------------
 
     def _receive(self, event: ResourceEvent) -> None:
         self.history.record(event)
         self._inbox.put_nowait(event)
+
+    def _resumed(self) -> None:
+        # The bus was down: events other nodes made meanwhile are only in the
+        # durable feed. Fetch them in turn with the deliveries.
+        if self.store is not None:
+            self._inbox.put_nowait(_CatchUp())
 
     async def join(
         self,
@@ -299,6 +404,7 @@ class ChangeFeed:
         first, and ``recovered`` says whether they are complete (else ``None``).
         """
         done = asyncio.get_running_loop().create_future()
+        # Replay up to what this node has received: later events come live.
         up_to = self.history.last_id(room)
         self._inbox.put_nowait(_Join(sid, room, since, up_to, joined, done))
         await done
@@ -324,17 +430,20 @@ class ChangeFeed:
             finally:
                 self._inbox.task_done()
 
-    async def _deliver(self, item: ResourceEvent | _Join | _Leave) -> None:
+    async def _deliver(self, item: ResourceEvent | _Join | _Leave | _CatchUp) -> None:
         transport = self._transport
         assert transport is not None, "the feed delivers only once started"
         if isinstance(item, ResourceEvent):
             await transport.send_to_room(item.room, item)
+        elif isinstance(item, _CatchUp):
+            await self._catch_up(transport)
         elif isinstance(item, _Join):
             await transport.enter_room(item.sid, item.room)
+            self._joined_rooms.add(item.room)
             replay: list[ResourceEvent] = []
             recovered = None
             if item.since is not None:
-                replay, recovered = self.history.since(
+                replay, recovered = await self._replay(
                     item.room, item.since, item.up_to
                 )
             await item.joined(recovered)
@@ -345,6 +454,34 @@ class ChangeFeed:
             await transport.leave_room(item.sid, item.room)
             await item.left()
             item.done.set_result(None)
+
+    async def _replay(
+        self, room: str, since: str, up_to: str | None
+    ) -> tuple[list[ResourceEvent], bool]:
+        """The events after ``since``: from memory when it has them all, else
+        from the durable feed."""
+        events, recovered = self.history.since(room, since, up_to)
+        if recovered or self.store is None:
+            return events, recovered
+        try:
+            return await self.store.replay(room, since, up_to or self.ids.next())
+        except orm.OrmError as exc:
+            log.warning("could not read the feed of %s: %s", room, exc)
+            return events, False
+
+    async def _catch_up(self, transport: Transport) -> None:
+        assert self.store is not None
+        for room in sorted(self._joined_rooms):
+            after = self.history.last_id(room) or self._start_id
+            try:
+                missed, _ = await self.store.replay(room, after, self.ids.next())
+            except orm.OrmError as exc:
+                log.warning("could not catch up on %s: %s", room, exc)
+                continue
+            for event in missed:
+                if not self.history.contains(room, event.event_id):
+                    self.history.record(event)
+                    await transport.send_to_room(room, event)
 
 
 def _plain_routes(

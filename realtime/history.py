@@ -51,6 +51,12 @@ class History:
             self._rooms.move_to_end(event.room)
         room.append(event)
 
+    def contains(self, room: str, event_id: str) -> bool:
+        history = self._rooms.get(room)
+        return history is not None and any(
+            e.event_id == event_id for e in reversed(history.events)
+        )
+
     def last_id(self, room: str) -> str | None:
         history = self._rooms.get(room)
         return history.events[-1].event_id if history and history.events else None

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from typing import Any
 
-from .bus import Receiver
+from .bus import Receiver, Resumed
 from .events import ResourceEvent
 
 __all__ = ["RedisBus"]
@@ -48,13 +48,15 @@ class RedisBus:
         )
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._receive: Receiver | None = None
+        self._resumed: Resumed | None = None
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._healthy = False
         self._warned = False
 
-    async def start(self, receive: Receiver) -> None:
+    async def start(self, receive: Receiver, resumed: Resumed | None = None) -> None:
         self._receive = receive
+        self._resumed = resumed
         self._task = asyncio.create_task(self._listen(), name="roomcast-redis")
         try:
             await asyncio.wait_for(self._subscribed.wait(), timeout=5)
@@ -121,6 +123,8 @@ class RedisBus:
         if self._warned:
             self._warned = False
             log.info("Redis %s is back; cross-node delivery resumed", self.url)
+            if self._resumed is not None:
+                self._resumed()
 
     async def _pump(self, pubsub: Any) -> None:
         while self._healthy:
