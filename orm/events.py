@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import attrs
 
@@ -45,6 +45,13 @@ class LifecycleEvent:
 
 Listener = Callable[[LifecycleEvent], None]
 
-Recorder = Callable[[LifecycleEvent, "EntityMeta"], Sequence["Companion"]]
-"""Given a write about to commit, the rows to write with it (see
-``Database.set_recorder``). It may run on a connector's worker thread."""
+
+class Recorder(Protocol):
+    """Adds rows to writes, written with them (see ``Database.set_recorder``)."""
+
+    def record(self, event: LifecycleEvent, meta: EntityMeta) -> Sequence[Companion]:
+        """The rows to write with the write ``event`` describes, about to be
+        made. It may run on a connector's worker thread."""
+
+    def abandon(self, event: LifecycleEvent) -> None:
+        """The write ``record`` was asked about failed: nothing was written."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
@@ -65,7 +66,8 @@ class Repository(Generic[T]):
             return LifecycleEvent("updated", stored, changes)
 
         recorded = _Recorded(saved, self.meta, self._recorder())
-        previous = await self._connector.save(self.meta, row, recorded.companions)
+        with recorded.abandoned_on_failure():
+            previous = await self._connector.save(self.meta, row, recorded.companions)
         self._announce(recorded.event or saved(previous))
         return stored
 
@@ -118,9 +120,10 @@ class Repository(Generic[T]):
             return LifecycleEvent("deleted", self._entity(previous))
 
         recorded = _Recorded(removed, self.meta, self._recorder())
-        previous = await self._connector.delete(
-            self.meta, query.equals, recorded.companions
-        )
+        with recorded.abandoned_on_failure():
+            previous = await self._connector.delete(
+                self.meta, query.equals, recorded.companions
+            )
         if previous is None:
             raise NotFound(f"{self.meta.table}: no row with key {key}")
         event = recorded.event or removed(previous)
@@ -163,4 +166,13 @@ class _Recorded:
     def _companions(self, previous: Row | None) -> Sequence[Companion]:
         assert self._recorder is not None
         self.event = self._make(previous)
-        return self._recorder(self.event, self._meta)
+        return self._recorder.record(self.event, self._meta)
+
+    @contextlib.contextmanager
+    def abandoned_on_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            if self._recorder is not None and self.event is not None:
+                self._recorder.abandon(self.event)
+            raise

@@ -93,11 +93,19 @@ def _realtime(
             held, token = capture()
             try:
                 result = await method(self, *args, **kwargs)
+            except BaseException:
+                self.change_feed.discard(held)
+                raise
             finally:
                 release(token)
 
-            found = _action_of(result)
+            try:
+                found = _action_of(result)
+            except PublishError:
+                self.change_feed.discard(held)
+                raise
             if isinstance(result, DeleteResult) and not result.deleted:
+                self.change_feed.discard(held)
                 return result
             feed = self.change_feed
             feed.publish_result(

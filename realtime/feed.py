@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import heapq
 import logging
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
@@ -139,6 +141,9 @@ class ChangeFeed:
         )
         self._watches: dict[type, _Watch] = {}
         self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
+        self._held: list[tuple[str, _Outgoing]] = []
+        self._pending: set[str] = set()
+        self._pending_lock = threading.Lock()
         # Events are numbered as queued; flush() waits for a number to be sent.
         self._queued = 0
         self._sent = 0
@@ -157,7 +162,7 @@ class ChangeFeed:
         and, with a store, are recorded in the feed with each write."""
         db.add_listener(self._on_lifecycle)
         if self.store is not None:
-            db.set_recorder(self._record)
+            db.set_recorder(_FeedRecorder(self))
 
     def watch(
         self,
@@ -242,6 +247,7 @@ class ChangeFeed:
             if feed is self
             for e in written.records
         }
+        chosen = {e.event_id for e in recorded.values()}
         covered: set[tuple[str, str]] = set()
         resource = None
         for target in rooms_for(room, entity):
@@ -254,6 +260,20 @@ class ChangeFeed:
             covered.add((target, resolved))
         for feed, written in captured:
             feed._publish_lifecycle(written, covered if feed is self else set())
+        # A record the call made twice for one room and path stays in the
+        # durable feed, but is published once: the others are let go.
+        self._let_go(
+            e.event_id
+            for feed, written in captured
+            if feed is self
+            for e in written.records
+            if (e.room, e.path) in covered and e.event_id not in chosen
+        )
+
+    def discard(self, captured: list[tuple[ChangeFeed, orm.LifecycleEvent]]) -> None:
+        """A decorated call failed: what its writes recorded is not published."""
+        for feed, written in captured:
+            feed._let_go(e.event_id for e in written.records)
 
     def _on_lifecycle(self, event: orm.LifecycleEvent) -> None:
         captured = _captured.get()
@@ -294,14 +314,25 @@ class ChangeFeed:
             )
         return made
 
-    def _record(
-        self, event: orm.LifecycleEvent, meta: orm.EntityMeta
-    ) -> list[orm.Companion]:
+    def _record(self, event: orm.LifecycleEvent) -> list[orm.Companion]:
         # Runs as the write is made (perhaps on a connector's thread): the
-        # events are numbered now, and kept on the lifecycle event.
+        # events are numbered now, kept on the lifecycle event, and held as
+        # pending so that nothing numbered after them is published first.
         assert self.store is not None
-        event.records.extend(self._events_for(event))
-        return [self.store.companion(e) for e in event.records]
+        with self._pending_lock:
+            made = self._events_for(event)
+            self._pending.update(e.event_id for e in made)
+        event.records.extend(made)
+        return [self.store.companion(e) for e in made]
+
+    def _abandon(self, event: orm.LifecycleEvent) -> None:
+        self._let_go(e.event_id for e in event.records)
+
+    def _let_go(self, event_ids: Iterable[str]) -> None:
+        """Stop holding back later events for these, which will not be sent."""
+        with self._pending_lock:
+            self._pending.difference_update(event_ids)
+        self._release()
 
     def _queue(
         self, route: Route, type: str, resource: dict[str, Any]
@@ -313,8 +344,22 @@ class ChangeFeed:
         return event
 
     def _send(self, event: ResourceEvent, *, recorded: bool) -> None:
-        self._outbox.put_nowait(_Outgoing(event, recorded))
+        """Publish ``event`` once every event numbered before it is out:
+        concurrent writes finish in any order, but go out in id order."""
+        with self._pending_lock:
+            self._pending.discard(event.event_id)
+        heapq.heappush(self._held, (event.event_id, _Outgoing(event, recorded)))
         self._queued += 1
+        self._release()
+
+    def _release(self) -> None:
+        with self._pending_lock:
+            first_pending = min(self._pending, default=None)
+        while self._held and (
+            first_pending is None or self._held[0][0] < first_pending
+        ):
+            _, outgoing = heapq.heappop(self._held)
+            self._outbox.put_nowait(outgoing)
 
     async def flush(self) -> None:
         """Wait until every event queued so far has been handed to the bus.
@@ -482,6 +527,22 @@ class ChangeFeed:
                 if not self.history.contains(room, event.event_id):
                     self.history.record(event)
                     await transport.send_to_room(room, event)
+
+
+class _FeedRecorder:
+    """The feed as the database's recorder (see ``orm.Recorder``)."""
+
+    def __init__(self, feed: ChangeFeed) -> None:
+        self.feed = feed
+
+    def record(
+        self, event: orm.LifecycleEvent, meta: orm.EntityMeta
+    ) -> list[orm.Companion]:
+        return self.feed._record(event)
+
+    def abandon(self, event: orm.LifecycleEvent) -> None:
+        # Called on the loop's thread, after the failed write.
+        self.feed._abandon(event)
 
 
 def _plain_routes(
