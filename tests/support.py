@@ -81,6 +81,13 @@ class ServerProcess:
             self.process.wait()
         self.process = None
 
+    def kill(self) -> None:
+        """Stop at once, as a crash would: no shutdown of any kind."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
     def log(self) -> str:
         return (
             self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -356,3 +363,63 @@ class FerretProcess:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+class TcpProxy:
+    """A stand-in load balancer on 127.0.0.1: it forwards each connection to
+    its current target, and can drop every connection it carries."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.port = 0
+        self._server: Any = None
+        self._pipes: set[Any] = set()
+
+    async def start(self) -> TcpProxy:
+        import asyncio
+
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _accept(self, reader: Any, writer: Any) -> None:
+        import asyncio
+
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                "127.0.0.1", self.target
+            )
+        except OSError:
+            writer.close()
+            return
+        pipes = [
+            asyncio.ensure_future(self._pipe(reader, upstream_writer)),
+            asyncio.ensure_future(self._pipe(upstream_reader, writer)),
+        ]
+        self._pipes.update(pipes)
+        await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+        for pipe in pipes:
+            pipe.cancel()
+            self._pipes.discard(pipe)
+        for side in (writer, upstream_writer):
+            side.close()
+
+    @staticmethod
+    async def _pipe(reader: Any, writer: Any) -> None:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+
+    def drop_all(self) -> None:
+        for pipe in list(self._pipes):
+            pipe.cancel()
+
+    async def close(self) -> None:
+        self.drop_all()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
