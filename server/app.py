@@ -11,12 +11,14 @@ from typing import Any
 import tornado.httpserver
 import tornado.web
 
+import migrations
 import orm
-from realtime import ChangeFeed, EventBus, LocalBus, RedisBus
+from realtime import ChangeFeed, EventBus, FeedRecord, FeedStore, LocalBus, RedisBus
 
 from .auth import MIN_SECRET_BYTES, Tokens
 from .chat import Channel, ChannelService, Message, MessageService, watch_entities
 from .chat.api import routes as chat_routes
+from .chat.migrations import FOLDER as CHAT_MIGRATIONS
 from .chat.rooms import may_join, room_audience
 from .config import Settings, load_or_create_secret
 from .errors import SettingsError
@@ -28,7 +30,8 @@ __all__ = ["ENTITIES", "Server", "resolve_secret"]
 log = logging.getLogger("roomcast.server")
 
 VERSION = "0.1.0"
-ENTITIES = (Channel, Message)
+# What the migrations must create: the application's tables and the feed.
+ENTITIES = (Channel, Message, FeedRecord)
 
 
 def resolve_secret(settings: Settings) -> tuple[str, str]:
@@ -80,7 +83,8 @@ class Server:
     def __init__(self, settings: Settings, bus: EventBus | None = None) -> None:
         self.settings = settings
         self.db = orm.Database.from_url(settings.database_url)
-        self.feed = ChangeFeed(bus or _bus_for(settings))
+        self.store = FeedStore(self.db, retention=settings.feed_retention)
+        self.feed = ChangeFeed(bus or _bus_for(settings), store=self.store)
         self.feed.attach(self.db)
         watch_entities(self.feed)
         self._http: tornado.httpserver.HTTPServer | None = None
@@ -102,10 +106,18 @@ class Server:
         await self.db.connect()
         assert self.db.url is not None
         log.info("database: %s (%s)", self.db.url.redacted(), self.db.backend)
-        await self.db.create_schema(ENTITIES)
+        # SQLite is migrated at start, so that the first run needs nothing;
+        # a shared database is migrated on purpose (migrate up, or --migrate).
+        await migrations.prepare_for_serving(
+            self.db,
+            migrations.versions_folder(CHAT_MIGRATIONS),
+            apply=settings.migrate or self.db.backend == "sqlite",
+            command=f"roomcast migrate up --database {self.db.url.redacted()}",
+        )
         log.info(
             "schema: %s ready", ", ".join(orm.entity_meta(e).table for e in ENTITIES)
         )
+        log.info("change feed: kept %d s", settings.feed_retention)
 
         gateway = SocketGateway(
             tokens,

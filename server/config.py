@@ -61,6 +61,7 @@ class Settings:
     database_url: str = "sqlite:///var/roomcast.db"
     redis_url: str | None = None
     redis_channel: str = "roomcast:events"
+    feed_retention: int = 24 * 3600
     jwt_secret: str | None = None
     secret_file: str = "var/secret"  # noqa: S105 (a path, not a secret)
     room_token_ttl: int = 3600
@@ -68,6 +69,12 @@ class Settings:
     max_body: int = 1 * MiB
     max_message: int = 64 * 1024
     max_rooms_per_socket: int = 100
+    max_joins_per_minute: int = 120
+    max_sockets_per_user: int = 20
+    max_events_per_second: int = 50
+    max_event_burst: int = 200
+    max_queued_bytes: int = 8 * MiB
+    max_queued_events: int = 2000
     socket_path: str = "/socket"
     cors_origins: tuple[str, ...] = ()
     migrate: bool = False
@@ -81,6 +88,7 @@ _SOURCES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "database_url": ("ROOMCAST_DATABASE_URL", _text),
     "redis_url": ("ROOMCAST_REDIS_URL", _text),
     "redis_channel": ("ROOMCAST_REDIS_CHANNEL", _text),
+    "feed_retention": ("ROOMCAST_FEED_RETENTION", _positive_int),
     "jwt_secret": ("ROOMCAST_JWT_SECRET", _text),
     "secret_file": ("ROOMCAST_SECRET_FILE", _text),
     "room_token_ttl": ("ROOMCAST_ROOM_TOKEN_TTL", _positive_int),
@@ -88,6 +96,12 @@ _SOURCES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "max_body": ("ROOMCAST_MAX_BODY", _positive_int),
     "max_message": ("ROOMCAST_MAX_MESSAGE", _positive_int),
     "max_rooms_per_socket": ("ROOMCAST_MAX_ROOMS_PER_SOCKET", _positive_int),
+    "max_joins_per_minute": ("ROOMCAST_MAX_JOINS_PER_MINUTE", _positive_int),
+    "max_sockets_per_user": ("ROOMCAST_MAX_SOCKETS_PER_USER", _positive_int),
+    "max_events_per_second": ("ROOMCAST_MAX_EVENTS_PER_SECOND", _positive_int),
+    "max_event_burst": ("ROOMCAST_MAX_EVENT_BURST", _positive_int),
+    "max_queued_bytes": ("ROOMCAST_MAX_QUEUED_BYTES", _positive_int),
+    "max_queued_events": ("ROOMCAST_MAX_QUEUED_EVENTS", _positive_int),
     "socket_path": ("ROOMCAST_SOCKET_PATH", _text),
     "cors_origins": ("ROOMCAST_CORS_ORIGINS", _origins),
     "log_level": ("ROOMCAST_LOG_LEVEL", _text),

@@ -1,0 +1,7 @@
+"""The example application's entities as its first migration creates them."""
+
+from __future__ import annotations
+
+from server.chat import Channel, Message
+
+ENTITIES = (Channel, Message)
