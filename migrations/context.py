@@ -35,7 +35,7 @@ class Context:
         self._backend = backend
         self._stream = stream
         connector = cast(orm.Connector, _Committing(backend))
-        self._db = orm.Database(connector, backend.db.url)
+        self._db = backend.db.with_connector(connector)
 
     @property
     def backend(self) -> str:

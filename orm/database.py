@@ -91,6 +91,14 @@ class Database:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    def with_connector(self, connector: Connector) -> Database:
+        """This database through another connector (one that wraps this one's,
+        say): its writes reach the same listeners and recorder."""
+        other = Database(connector, self.url)
+        other._listeners = self._listeners
+        other._recorder = self._recorder
+        return other
+
     def set_recorder(self, recorder: Recorder | None) -> None:
         """Have ``recorder`` add rows to every write, written with it (see
         ``Connector.save``): the change feed records its events this way."""

@@ -81,6 +81,14 @@ class FeedStore:
             if token is None:
                 return events, anchor is not None
 
+    async def available(self) -> bool:
+        """Whether the feed's table exists yet (migration 0002 creates it)."""
+        try:
+            await self.records.find({"room": "/"}, limit=1)
+        except orm.DatabaseUnavailable:
+            return False
+        return True
+
     async def prune(self) -> None:
         """Forget the records older than the retention."""
         before = datetime.now(UTC) - timedelta(seconds=self.retention)

@@ -25,7 +25,7 @@ from .errors import SettingsError
 from .http import DISCARD_LIMIT, ApiHandler, NotFoundHandler, log_request
 from .websocket import SocketGateway
 
-__all__ = ["ENTITIES", "Server", "resolve_secret"]
+__all__ = ["ENTITIES", "Server", "bus_for", "resolve_secret"]
 
 log = logging.getLogger("roomcast.server")
 
@@ -48,7 +48,8 @@ def _redacted(url: str) -> str:
     return f"{scheme}{sep}***@{host}" if at and credentials else url
 
 
-def _bus_for(settings: Settings) -> EventBus:
+def bus_for(settings: Settings) -> EventBus:
+    """The bus the settings ask for: Redis when a URL is given, else in-process."""
     if not settings.redis_url:
         return LocalBus()
     try:
@@ -84,7 +85,7 @@ class Server:
         self.settings = settings
         self.db = orm.Database.from_url(settings.database_url)
         self.store = FeedStore(self.db, retention=settings.feed_retention)
-        self.feed = ChangeFeed(bus or _bus_for(settings), store=self.store)
+        self.feed = ChangeFeed(bus or bus_for(settings), store=self.store)
         self.feed.attach(self.db)
         watch_entities(self.feed)
         self._http: tornado.httpserver.HTTPServer | None = None

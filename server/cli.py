@@ -15,9 +15,11 @@ from pathlib import Path
 import migrations
 import orm
 from migrations.lock import LOCK_WAIT
+from realtime import ChangeFeed, FeedStore, ResourceEvent
 
-from .app import ENTITIES, Server, resolve_secret
+from .app import ENTITIES, Server, bus_for, resolve_secret
 from .auth import Tokens
+from .chat import watch_entities
 from .chat.migrations import FOLDER as CHAT_MIGRATIONS
 from .config import Settings, load_settings
 from .errors import SettingsError
@@ -173,6 +175,7 @@ async def _run_migrate(args: argparse.Namespace, settings: Settings) -> int:
     entities = _entities(args.entities or os.environ.get("ROOMCAST_ENTITIES"))
     db = orm.Database.from_url(settings.database_url)
     await db.connect()
+    feed = await _feed_for_migrations(db, settings)
     try:
         migrator = migrations.Migrator(
             db, folder, entities=entities, lock_wait=args.lock_timeout
@@ -180,8 +183,41 @@ async def _run_migrate(args: argparse.Namespace, settings: Settings) -> int:
         for line in await _migrate_action(migrator, args):
             print(line)
     finally:
+        if feed is not None:
+            await feed.close()
         await db.close()
     return 0
+
+
+class _NoSockets:
+    """The transport of a process that serves no sockets."""
+
+    async def send_to_room(self, room: str, event: ResourceEvent) -> None:
+        return None
+
+    async def send_to_socket(self, sid: str, event: ResourceEvent) -> None:
+        return None
+
+    async def enter_room(self, sid: str, room: str) -> None:
+        return None
+
+    async def leave_room(self, sid: str, room: str) -> None:
+        return None
+
+
+async def _feed_for_migrations(
+    db: orm.Database, settings: Settings
+) -> ChangeFeed | None:
+    """Data migrations change rooms too: their writes are recorded in the
+    durable feed and, with Redis, published to the running servers."""
+    store = FeedStore(db, retention=settings.feed_retention)
+    if not await store.available():
+        return None
+    feed = ChangeFeed(bus_for(settings), store=store)
+    watch_entities(feed)
+    feed.attach(db)
+    await feed.start(_NoSockets())
+    return feed
 
 
 async def _migrate_action(

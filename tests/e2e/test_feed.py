@@ -138,3 +138,87 @@ async def test_concurrent_writers_give_every_client_one_order(
     assert seen_first == sorted(seen_first)
     for client in (first, second, late):
         await client.close()
+
+
+DATA_MIGRATION = '''"""Seeds a public channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import migrations
+import orm
+from server.chat import WORKSPACE, Channel
+
+id = "0003"
+description = "a channel for announcements"
+
+
+async def up(ctx: migrations.Context) -> None:
+    now = datetime.now(UTC)
+    channel = Channel(
+        WORKSPACE, orm.time_uuid(), "announcements", "public", "ops", ["ops"], now, now
+    )
+    await ctx.db.repository(Channel).save(channel)
+
+
+async def down(ctx: migrations.Context) -> None:
+    return None
+'''
+
+
+async def test_a_data_migration_reaches_the_rooms(
+    start_server: type[ServerProcess], tmp_path: Path
+) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from server.chat.migrations import FOLDER
+    from tests.support import RedisProcess
+
+    redis = RedisProcess(tmp_path / "redis").start()
+    try:
+        url = f"sqlite:///{tmp_path}/shared.db"
+        server = start_server(
+            ROOMCAST_DATABASE_URL=url, ROOMCAST_REDIS_URL=redis.url
+        ).start()
+        _, listing = server.request("GET", "/api/channels", user="alice")
+        token = listing["websockets"][0]["token"]
+        client, _ = await _member(server, "/channels", token)
+        versions = tmp_path / "versions"
+        shutil.copytree(FOLDER, versions, ignore=shutil.ignore_patterns("__*"))
+        (versions / "0003_announcements.py").write_text(DATA_MIGRATION)
+
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "migrate",
+                "up",
+                "--database",
+                url,
+                "--migrations",
+                str(versions),
+            ],
+            env={**server.env, "ROOMCAST_REDIS_URL": redis.url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        live = await client.expect("realtime:resource", timeout=10)
+        await client.close()
+        back, joined = await _member(
+            server, "/channels", token, since="000000000000-000000-00000000"
+        )
+        replayed = await _events(back, 1)
+        await back.close()
+    finally:
+        redis.stop()
+
+    assert (live["action"], live["resource"]["name"]) == ("created", "announcements")
+    assert replayed[0]["event_id"] == live["event_id"]
