@@ -212,7 +212,7 @@ async def test_a_data_migration_reaches_the_rooms(
         assert result.returncode == 0, result.stderr
         live = await client.expect("realtime:resource", timeout=10)
         await client.close()
-        back, joined = await _member(
+        back, _ = await _member(
             server, "/channels", token, since="000000000000-000000-00000000"
         )
         replayed = await _events(back, 1)
