@@ -120,6 +120,8 @@ class ApiHandler(tornado.web.RequestHandler):
             data = json.loads(body)
         except (UnicodeDecodeError, ValueError):
             raise BadRequest("request body is not valid JSON") from None
+        except RecursionError:
+            raise BadRequest("request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise BadRequest("request body must be a JSON object")
         return data

@@ -12,17 +12,50 @@ Protocol (Socket.IO v4, path ``/socket`` by default)::
 
 The gateway is the feed's ``Transport``; the application decides, through
 two hooks, who may join a room and who may stay in one after a change.
+
+Limits (the README's configuration table gives their variables):
+
+- a WebSocket message over ``max_message`` bytes closes the connection
+  (close code 1009), a long-polling body over it is answered 413;
+- a packet that is not Engine.IO/Socket.IO as this protocol uses it (binary
+  data, an event named as one of Socket.IO's own or ``*``, undecodable text)
+  closes the connection with close code 1002 or 1003 (a long-polling request
+  holding one is answered 400);
+- a socket is in at most ``max_rooms_per_socket`` rooms and makes at most
+  ``max_joins_per_minute`` join attempts; beyond, ``realtime:join:error``;
+- a user has at most ``max_sockets_per_user`` authenticated sockets on this
+  node: one more is refused with ``connect_error`` (token in the handshake)
+  or ``unauthorized`` and disconnected;
+- a connection sends at most ``max_events_per_second`` events on average
+  (entering the namespace counts as one), in bursts of up to
+  ``max_event_burst``. An event beyond is not processed and gets its error
+  answer (``unauthorized``, ``realtime:join:error``, ``realtime:leave:error``;
+  nothing for unknown events); a socket that goes on until
+  ``max_event_burst`` events more are refused (refusals are forgiven at the
+  same rate) is told ``unauthorized`` and disconnected;
+- a client that does not read what it is sent is disconnected once over
+  ``max_queued_bytes`` wait for it in the server (WebSocket: close code 1008
+  with the reason) or ``max_queued_events`` packets (long-polling), and
+  never holds up delivery to the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import attrs
 import socketio
+import tornado.iostream
+import tornado.web
+import tornado.websocket
+from engineio import packet as eio_packet
+from engineio import payload as eio_payload
+from socketio import packet as sio_packet
 
 from realtime import ChangeFeed, EventIds, InvalidEventId, ResourceEvent
 
@@ -34,6 +67,31 @@ __all__ = ["JoinPolicy", "RoomAudience", "SocketGateway"]
 log = logging.getLogger("roomcast.server")
 
 MAX_ROOM_NAME = 512
+
+# WebSocket close codes (RFC 6455, section 7.4.1).
+PROTOCOL_ERROR = 1002
+UNSUPPORTED_DATA = 1003
+POLICY_VIOLATION = 1008
+# How long a socket sent away has to take its last packets before its
+# connection is closed.
+FLUSH_TIMEOUT = 1.0
+
+# What a client may send over Engine.IO besides messages: close, ping and pong
+# (with the upgrade's probe), upgrade and noop.
+_CONTROL_PACKETS = frozenset({"1", "2", "2probe", "3", "3probe", "5", "6"})
+# Event names Socket.IO keeps for itself (its own parser refuses them too),
+# and the name python-socketio gives its catch-all handler.
+_RESERVED_EVENTS = frozenset(
+    {
+        "*",
+        "connect",
+        "connect_error",
+        "disconnect",
+        "disconnecting",
+        "newListener",
+        "removeListener",
+    }
+)
 
 JoinPolicy = Callable[[str, str], Awaitable[bool]]
 """``(user_id, room)``: whether the user may be in the room right now."""
@@ -51,11 +109,133 @@ def _unrestricted(event: ResourceEvent) -> None:
     return None
 
 
+class _LibraryLog:
+    """The log of python-socketio and python-engineio, leveled for this
+    server: their chatter at DEBUG, what they report of a client's mistakes
+    (as warnings and errors) at INFO, their failures at ERROR."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+
+    def debug(self, message: str, *args: Any, **kwargs: Any) -> None:
+        self._logger.debug(message, *args)
+
+    info = debug
+
+    def warning(self, message: str, *args: Any, **kwargs: Any) -> None:
+        self._logger.info(message, *args)
+
+    error = warning
+
+    def exception(self, message: str, *args: Any, **kwargs: Any) -> None:
+        self._logger.error(message, *args, exc_info=True)
+
+    critical = exception
+
+
+class _MalformedPacket(ValueError):
+    """A client's packet that this server does not accept; never leaves the
+    gateway, which closes the connection that sent it."""
+
+
+class _ClientPacket(sio_packet.Packet):  # type: ignore[misc]
+    """Socket.IO packets, refusing on decoding what clients may not send:
+    binary packets, events without a name or named as Socket.IO's own, and
+    anything that does not decode."""
+
+    def decode(self, encoded_packet: Any) -> int:
+        if not isinstance(encoded_packet, str):
+            raise _MalformedPacket("binary data is not accepted")
+        try:
+            attachments: int = super().decode(encoded_packet)
+        except (ValueError, TypeError, RecursionError):
+            raise _MalformedPacket("not a Socket.IO packet") from None
+        problem = _packet_problem(self.packet_type, self.data, attachments)
+        if problem is not None:
+            raise _MalformedPacket(problem)
+        return attachments
+
+
+def _packet_problem(kind: Any, data: Any, attachments: int) -> str | None:
+    if kind in (sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK) or attachments:
+        return "binary data is not accepted"
+    if kind == sio_packet.EVENT:
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            return "an event is a list starting with its name"
+        if data[0] in _RESERVED_EVENTS:
+            return f"{data[0]!r} is reserved"
+        return None
+    if kind == sio_packet.CONNECT:
+        return None if data is None or isinstance(data, dict) else "bad connect"
+    if kind == sio_packet.ACK:
+        return None if isinstance(data, list) else "bad acknowledgement"
+    if kind == sio_packet.DISCONNECT:
+        return None
+    return "not a packet clients send"
+
+
+def _engineio_problem(packet: str | bytes) -> str | None:
+    """Why a frame or long-polling packet is refused before Engine.IO sees it."""
+    if not isinstance(packet, str):
+        return "binary data is not accepted"
+    if packet in _CONTROL_PACKETS:
+        return None
+    if len(packet) > 1 and packet[0] == "4" and packet[1] in "0123456":
+        return None
+    return "not an Engine.IO packet"
+
+
+def _close_reason(text: str) -> str:
+    # A close frame carries at most 123 bytes of reason.
+    return text.encode()[:123].decode(errors="ignore")
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    # A write to a connection that closed meanwhile fails; that is expected.
+    if not future.cancelled():
+        future.exception()
+
+
+@attrs.define
+class _Bucket:
+    """A token bucket: at most ``capacity`` tokens, ``rate`` more per second."""
+
+    capacity: float
+    rate: float
+    tokens: float = attrs.field()
+    stamp: float = 0.0
+
+    @tokens.default
+    def _full(self) -> float:
+        return self.capacity
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@attrs.define
+class _Budget:
+    """What one connection may still send; kept while it is open, so that
+    leaving and re-entering the namespace gives no fresh allowance."""
+
+    events: _Bucket
+    strikes: _Bucket
+    joins: _Bucket
+
+
 @attrs.define
 class _Session:
+    budget: _Budget
     user: User | None = None
     rooms: set[str] = attrs.field(factory=set)
     timer: asyncio.TimerHandle | None = None
+    # Joins and leaves are handled one at a time, in the order they came.
+    turn: asyncio.Lock = attrs.field(factory=asyncio.Lock)
 
     def cancel_timer(self) -> None:
         if self.timer is not None:
@@ -74,6 +254,12 @@ class SocketGateway:
         auth_timeout: float = 10.0,
         max_message: int = 64 * 1024,
         max_rooms_per_socket: int = 100,
+        max_joins_per_minute: int = 120,
+        max_sockets_per_user: int = 20,
+        max_events_per_second: int = 50,
+        max_event_burst: int = 200,
+        max_queued_bytes: int = 8 * 1024 * 1024,
+        max_queued_events: int = 2000,
         cors_origins: Iterable[str] = (),
         join_policy: JoinPolicy = _anyone,
         room_audience: RoomAudience = _unrestricted,
@@ -81,7 +267,14 @@ class SocketGateway:
         self.tokens = tokens
         self.feed = feed
         self.auth_timeout = auth_timeout
+        self.max_message = max_message
         self.max_rooms_per_socket = max_rooms_per_socket
+        self.max_joins_per_minute = max_joins_per_minute
+        self.max_sockets_per_user = max_sockets_per_user
+        self.max_events_per_second = max_events_per_second
+        self.max_event_burst = max_event_burst
+        self.max_queued_bytes = max_queued_bytes
+        self.max_queued_events = max_queued_events
         self.join_policy = join_policy
         self.room_audience = room_audience
         origins = list(cors_origins)
@@ -89,27 +282,47 @@ class SocketGateway:
             async_mode="tornado",
             cors_allowed_origins="*" if origins == ["*"] else origins or None,
             max_http_buffer_size=max_message,
-            logger=False,
-            engineio_logger=False,
+            serializer=_ClientPacket,
+            logger=_LibraryLog(log),
+            engineio_logger=_LibraryLog(log),
         )
         self._sessions: dict[str, _Session] = {}
+        self._per_user: Counter[str] = Counter()
+        self._budgets: dict[str, _Budget] = {}
+        # Engine.IO session id -> the Tornado handler of its WebSocket.
+        self._websockets: dict[str, Any] = {}
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("authenticate", self._on_authenticate)
         self.sio.on("realtime:join", self._on_join)
         self.sio.on("realtime:leave", self._on_leave)
+        self.sio.on("*", self._on_other)
+        eio = self.sio.eio
+        self._transport_opened = eio.handlers["connect"]
+        self._packet_received = eio.handlers["message"]
+        self._transport_ended = eio.handlers["disconnect"]
+        eio.on("connect", self._on_transport)
+        eio.on("message", self._on_packet)
+        eio.on("disconnect", self._on_transport_end)
 
     @property
     def connected(self) -> int:
         return len(self._sessions)
 
-    def tornado_handler(self) -> Any:
-        return socketio.get_tornado_handler(self.sio)
+    def tornado_handler(self) -> type[tornado.websocket.WebSocketHandler]:
+        return _handler_class(self)
 
     # -- connection and authentication ---------------------------------------
 
-    async def _on_connect(self, sid: str, environ: Any, auth: Any = None) -> None:
-        session = self._sessions[sid] = _Session()
+    async def _on_connect(
+        self, sid: str, environ: Any, auth: Any = None, *extra: Any
+    ) -> None:
+        if sid in self._sessions:
+            return  # not a connection: an event that a client named so
+        budget = self._budget_of(sid)
+        if not budget.events.take(asyncio.get_running_loop().time()):
+            raise socketio.exceptions.ConnectionRefusedError(self._too_many_events)
+        session = self._sessions[sid] = _Session(budget)
         token = auth.get("token") if isinstance(auth, dict) else None
         if token is None:
             self._start_auth_timer(sid, session)
@@ -119,9 +332,28 @@ class SocketGateway:
         except TokenError as exc:
             del self._sessions[sid]
             raise socketio.exceptions.ConnectionRefusedError(str(exc)) from None
+        refusal = self._user_refusal(session, user)
+        if refusal is not None:
+            del self._sessions[sid]
+            raise socketio.exceptions.ConnectionRefusedError(refusal)
         self._authenticate(sid, session, user)
         # The client learns it is connected only after this handler returns.
         self.sio.start_background_task(self._confirm_after_connect, sid, user)
+
+    def _budget_of(self, sid: str) -> _Budget:
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        budget = self._budgets.get(eio_sid)
+        if budget is None:
+            rate, burst = self.max_events_per_second, self.max_event_burst
+            joins = self.max_joins_per_minute
+            budget = _Budget(
+                events=_Bucket(burst, rate),
+                strikes=_Bucket(burst, rate),
+                joins=_Bucket(joins, joins / 60),
+            )
+            if eio_sid is not None:
+                self._budgets[eio_sid] = budget
+        return budget
 
     async def _confirm_after_connect(self, sid: str, user: User) -> None:
         for _ in range(100):
@@ -130,14 +362,25 @@ class SocketGateway:
                 return
             await asyncio.sleep(0.01)
 
-    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+    async def _on_disconnect(self, sid: str, reason: Any = None, *extra: Any) -> None:
+        if self.sio.manager.is_connected(sid, "/"):
+            return  # not a disconnection: an event that a client named so
+        self._end_session(sid)
+
+    def _end_session(self, sid: str) -> _Session | None:
         session = self._sessions.pop(sid, None)
         if session is not None:
             session.cancel_timer()
+            self._set_user(session, None)
+        return session
 
-    async def _on_authenticate(self, sid: str, data: Any = None) -> None:
+    async def _on_authenticate(self, sid: str, data: Any = None, *extra: Any) -> None:
         session = self._sessions.get(sid)
         if session is None:
+            return
+        too_fast = self._throttle(session)
+        if too_fast is not None:
+            await self._refuse(sid, session, "unauthorized", {"message": too_fast})
             return
         token = data.get("token") if isinstance(data, dict) else None
         try:
@@ -145,18 +388,42 @@ class SocketGateway:
         except TokenError as exc:
             await self._emit("unauthorized", {"message": str(exc)}, sid)
             return
+        refusal = self._user_refusal(session, user)
+        if refusal is not None:
+            await self._send_away(sid, refusal)
+            return
         if session.user is not None and session.user.id != user.id:
             await self._leave_all(sid, session)
         self._authenticate(sid, session, user)
         await self._emit("authenticated", {"user": {"id": user.id}}, sid)
 
+    def _user_refusal(self, session: _Session, user: User) -> str | None:
+        """Why ``user`` may not have one more socket, or ``None``."""
+        if session.user is not None and session.user.id == user.id:
+            return None
+        if self._per_user[user.id] >= self.max_sockets_per_user:
+            limit = self.max_sockets_per_user
+            return f"too many connections for this user: at most {limit}"
+        return None
+
     def _authenticate(self, sid: str, session: _Session, user: User) -> None:
-        session.user = user
+        self._set_user(session, user)
         session.cancel_timer()
         if user.expires_at is not None:
             loop = asyncio.get_running_loop()
             delay = max(0.0, user.expires_at - self.tokens.now())
             session.timer = loop.call_later(delay, self._spawn, self._expire, sid)
+
+    def _set_user(self, session: _Session, user: User | None) -> None:
+        if session.user is not None:
+            left = self._per_user[session.user.id] - 1
+            if left > 0:
+                self._per_user[session.user.id] = left
+            else:
+                del self._per_user[session.user.id]
+        session.user = user
+        if user is not None:
+            self._per_user[user.id] += 1
 
     def _start_auth_timer(self, sid: str, session: _Session) -> None:
         loop = asyncio.get_running_loop()
@@ -171,27 +438,71 @@ class SocketGateway:
         session = self._sessions.get(sid)
         if session is None or session.user is not None:
             return
-        await self._emit("unauthorized", {"message": "authentication timed out"}, sid)
-        await self.sio.disconnect(sid)
+        await self._send_away(sid, "authentication timed out")
 
     async def _expire(self, sid: str) -> None:
         # The user token ran out: out of every room until it authenticates anew.
         session = self._sessions.get(sid)
         if session is None or session.user is None:
             return
-        session.user = None
+        self._set_user(session, None)
         await self._leave_all(sid, session)
         await self._emit("unauthorized", {"message": "token has expired"}, sid)
         self._start_auth_timer(sid, session)
 
+    # -- event rate -----------------------------------------------------------
+
+    def _throttle(self, session: _Session) -> str | None:
+        """Why this event is refused for coming too fast, or ``None``."""
+        now = asyncio.get_running_loop().time()
+        if session.budget.events.take(now):
+            return None
+        return self._too_many_events
+
+    @property
+    def _too_many_events(self) -> str:
+        return f"too many events: at most {self.max_events_per_second} per second"
+
+    async def _refuse(
+        self,
+        sid: str,
+        session: _Session,
+        event: str | None,
+        data: dict[str, Any],
+    ) -> None:
+        """Answer an event refused for coming too fast, or send the socket
+        away when it has had too many refused."""
+        if session.budget.strikes.take(asyncio.get_running_loop().time()):
+            if event is not None:
+                await self._emit(event, data, sid)
+            return
+        await self._send_away(sid, "too many events: disconnected")
+
+    async def _on_other(self, event: Any, sid: str, *data: Any) -> None:
+        # Events nobody listens to are ignored, but count towards the rate.
+        session = self._sessions.get(sid)
+        if session is not None and self._throttle(session) is not None:
+            await self._refuse(sid, session, None, {})
+
     # -- rooms ----------------------------------------------------------------
 
-    async def _on_join(self, sid: str, data: Any = None) -> None:
+    async def _on_join(self, sid: str, data: Any = None, *extra: Any) -> None:
         session = self._sessions.get(sid)
         if session is None:
             return
         name = data.get("name") if isinstance(data, dict) else None
-        error = await self._join_error(session, data, name)
+        too_fast = self._throttle(session)
+        if too_fast is not None:
+            reply = {"name": _echo(name), "error": too_fast}
+            await self._refuse(sid, session, "realtime:join:error", reply)
+            return
+        async with session.turn:
+            await self._join(sid, session, data, name)
+
+    async def _join(self, sid: str, session: _Session, data: Any, name: Any) -> None:
+        error = self._join_budget(session) or await self._join_error(
+            session, data, name
+        )
         if error is not None:
             await self._emit(
                 "realtime:join:error", {"name": _echo(name), "error": error}, sid
@@ -208,6 +519,12 @@ class SocketGateway:
             await self._emit("realtime:join:success", reply, sid)
 
         await self.feed.join(sid, name, since, joined)
+
+    def _join_budget(self, session: _Session) -> str | None:
+        if session.budget.joins.take(asyncio.get_running_loop().time()):
+            return None
+        limit = self.max_joins_per_minute
+        return f"too many join attempts: at most {limit} per minute"
 
     async def _join_error(self, session: _Session, data: Any, name: Any) -> str | None:
         """Why this join is refused, or ``None`` to let it through."""
@@ -235,11 +552,20 @@ class SocketGateway:
             return "not allowed in this room"
         return None
 
-    async def _on_leave(self, sid: str, data: Any = None) -> None:
+    async def _on_leave(self, sid: str, data: Any = None, *extra: Any) -> None:
         session = self._sessions.get(sid)
         if session is None:
             return
         name = data.get("name") if isinstance(data, dict) else None
+        too_fast = self._throttle(session)
+        if too_fast is not None:
+            reply = {"name": _echo(name), "error": too_fast}
+            await self._refuse(sid, session, "realtime:leave:error", reply)
+            return
+        async with session.turn:
+            await self._leave(sid, session, name)
+
+    async def _leave(self, sid: str, session: _Session, name: Any) -> None:
         if not isinstance(name, str) or not 0 < len(name) <= MAX_ROOM_NAME:
             error = f"name must be a room name of 1 to {MAX_ROOM_NAME} characters"
             await self._emit(
@@ -264,9 +590,16 @@ class SocketGateway:
         allowed = self.room_audience(event)
         if allowed is not None:
             await self._restrict(room, set(allowed))
+        for sid, eio_sid in list(self.sio.manager.get_participants("/", room)):
+            if self._stalled(eio_sid):
+                await self._drop_stalled(sid, eio_sid)
         await self.sio.emit("realtime:resource", event.payload(), room=room)
 
     async def send_to_socket(self, sid: str, event: ResourceEvent) -> None:
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        if eio_sid is not None and self._stalled(eio_sid):
+            await self._drop_stalled(sid, eio_sid)
+            return
         await self._emit("realtime:resource", event.payload(), sid)
 
     async def enter_room(self, sid: str, room: str) -> None:
@@ -292,6 +625,204 @@ class SocketGateway:
 
     async def _emit(self, event: str, data: dict[str, Any], sid: str) -> None:
         await self.sio.emit(event, data, to=sid)
+
+    # -- transports: bounded output, malformed input ---------------------------
+
+    async def _on_transport(self, eio_sid: str, environ: Any) -> Any:
+        # A connection made straight over WebSocket: remember its handler.
+        handler: Any = None
+        if isinstance(environ, dict):
+            handler = environ.get("tornado.handler")
+        if handler is not None and handler.ws_connection is not None:
+            handler.eio_sid = eio_sid
+            self._websockets[eio_sid] = handler
+        return await self._transport_opened(eio_sid, environ)
+
+    async def _on_transport_end(self, eio_sid: str, reason: Any = None) -> None:
+        self._budgets.pop(eio_sid, None)
+        await self._transport_ended(eio_sid, reason)
+
+    def _upgraded(self, handler: Any, eio_sid: str) -> None:
+        # A long-polling connection moving to WebSocket.
+        if eio_sid in self.sio.eio.sockets:
+            handler.eio_sid = eio_sid
+            self._websockets.setdefault(eio_sid, handler)
+
+    def _transport_closed(self, handler: Any) -> None:
+        eio_sid = getattr(handler, "eio_sid", None)
+        if eio_sid is not None and self._websockets.get(eio_sid) is handler:
+            del self._websockets[eio_sid]
+
+    async def _on_packet(self, eio_sid: str, data: Any) -> None:
+        try:
+            await self._packet_received(eio_sid, data)
+        except _MalformedPacket as exc:
+            log.info("connection %s closed: it sent a bad packet (%s)", eio_sid, exc)
+            await self._drop_transport(eio_sid, PROTOCOL_ERROR, f"bad packet: {exc}")
+
+    def _refuse_frame(self, handler: Any, code: int, problem: str) -> None:
+        eio_sid = getattr(handler, "eio_sid", None)
+        log.info("connection %s closed: it sent a bad frame (%s)", eio_sid, problem)
+        self._close_websocket(handler, code, f"bad frame: {problem}")
+        if eio_sid is not None:
+            self._forget_socket(eio_sid)
+
+    def _too_slow(self, handler: Any) -> None:
+        eio_sid = getattr(handler, "eio_sid", None)
+        reason = f"too slow: over {self.max_queued_bytes} bytes waiting"
+        log.info("connection %s closed: %s", eio_sid, reason)
+        self._close_websocket(handler, POLICY_VIOLATION, reason)
+        if eio_sid is not None:
+            self._forget_socket(eio_sid)
+
+    def _stalled(self, eio_sid: str) -> bool:
+        """Whether a long-polling client has let too many packets pile up.
+        (A WebSocket's output is bounded as it is written.)"""
+        if eio_sid in self._websockets:
+            return False
+        socket = self.sio.eio.sockets.get(eio_sid)
+        return socket is not None and socket.queue.qsize() >= self.max_queued_events
+
+    async def _drop_stalled(self, sid: str, eio_sid: str) -> None:
+        limit = self.max_queued_events
+        log.info("connection %s closed: too slow, %d packets waiting", eio_sid, limit)
+        await self._drop_transport(eio_sid, POLICY_VIOLATION, "too slow")
+
+    def _forget_socket(self, eio_sid: str) -> None:
+        # Out of its rooms at once, while its connection closes.
+        sid = self.sio.manager.sid_from_eio_sid(eio_sid, "/")
+        if sid is not None and self.sio.manager.is_connected(sid, "/"):
+            self.sio.start_background_task(self.sio.disconnect, sid)
+
+    async def _send_away(self, sid: str, message: str) -> None:
+        """Tell a socket why with ``unauthorized``, then disconnect it."""
+        if self._end_session(sid) is None:
+            return
+        log.info("socket %s disconnected: %s", sid, message)
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        await self._emit("unauthorized", {"message": message}, sid)
+        await self.sio.disconnect(sid)
+        if eio_sid is None:
+            return
+        socket = self.sio.eio.sockets.get(eio_sid)
+        if socket is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(socket.queue.join(), FLUSH_TIMEOUT)
+        await self._drop_transport(eio_sid, POLICY_VIOLATION, message)
+
+    async def _drop_transport(self, eio_sid: str, code: int, reason: str) -> None:
+        """Disconnect the socket on ``eio_sid``, if any, and close its connection."""
+        sid = self.sio.manager.sid_from_eio_sid(eio_sid, "/")
+        if sid is not None and self.sio.manager.is_connected(sid, "/"):
+            await self.sio.disconnect(sid)
+        handler = self._websockets.get(eio_sid)
+        if handler is not None:
+            self._close_websocket(handler, code, reason)
+            return
+        socket = self.sio.eio.sockets.get(eio_sid)
+        if socket is not None and not socket.closed:
+            await socket.close(wait=False)
+
+    def _close_websocket(self, handler: Any, code: int, reason: str) -> None:
+        connection = handler.ws_connection
+        if connection is not None and connection.stream is not None:
+            connection.stream.max_write_buffer_size = None  # room for the close
+        handler.close(code, _close_reason(reason))
+
+
+def _handler_class(gateway: SocketGateway) -> type[tornado.websocket.WebSocketHandler]:
+    """python-socketio's Tornado handler, with the gateway's checks on what
+    comes in and its bound on what waits to go out."""
+    base: Any = socketio.get_tornado_handler(gateway.sio)
+
+    @tornado.web.stream_request_body
+    class Handler(base):  # type: ignore[misc]
+        eio_sid: str | None = None
+
+        def prepare(self) -> None:
+            self._chunks: list[bytes] = []
+            if self.request.method != "POST":
+                return
+            declared = self.request.headers.get("Content-Length", "")
+            if declared.isdecimal() and int(declared) > gateway.max_message:
+                self.set_header("Connection", "close")
+                self.set_status(413)
+                self.finish("message too large")
+                return
+            self.request.connection.set_max_body_size(gateway.max_message)
+
+        def data_received(self, chunk: bytes) -> None:
+            self._chunks.append(chunk)
+
+        async def post(self, *args: Any, **kwargs: Any) -> None:
+            # Long-polling: packets separated by a record separator.
+            self.request.body = body = b"".join(self._chunks)
+            try:
+                packets = body.decode().split("\x1e")
+            except UnicodeDecodeError:
+                problem: str | None = "not UTF-8"
+            else:
+                problem = next(filter(None, map(_engineio_problem, packets)), None)
+            if problem is not None:
+                log.info("long-polling request refused: %s", problem)
+                self.set_status(400)
+                self.finish(problem)
+                return
+            await self._hand_over_beyond_limit(packets)
+            await super().post(*args, **kwargs)
+
+        async def _hand_over_beyond_limit(self, packets: list[str]) -> None:
+            # python-engineio refuses a request of more packets than its
+            # limit (and drops them all), where socket.io-client sends all it
+            # has: the first ones go to the session here, in order, and the
+            # last ones the usual way, which also answers the request.
+            limit = eio_payload.Payload.max_decode_packets
+            socket = gateway.sio.eio.sockets.get(self.get_query_argument("sid", ""))
+            if len(packets) <= limit or socket is None or socket.closed:
+                return
+            if not socket.connected or socket.upgraded:
+                return
+            first, last = packets[:-limit], packets[-limit:]
+            for text in first:
+                await socket.receive(eio_packet.Packet(encoded_packet=text))
+            self.request.body = "\x1e".join(last).encode()
+
+        async def open(self, *args: Any, **kwargs: Any) -> None:
+            eio_sid = self.get_query_argument("sid", None)
+            if eio_sid is not None:
+                gateway._upgraded(self, eio_sid)
+            await super().open(*args, **kwargs)
+
+        async def on_message(self, message: str | bytes) -> None:
+            problem = _engineio_problem(message)
+            if problem is not None:
+                binary = isinstance(message, bytes)
+                code = UNSUPPORTED_DATA if binary else PROTOCOL_ERROR
+                gateway._refuse_frame(self, code, problem)
+                return
+            await super().on_message(message)
+
+        def write_message(self, message: Any, binary: bool = False) -> Any:
+            connection = self.ws_connection
+            if connection is not None and connection.stream is not None:
+                # An empty buffer takes one frame, however large; after that,
+                # what waits may not grow past the limit.
+                stream = connection.stream
+                limit = gateway.max_queued_bytes if stream.writing() else None
+                stream.max_write_buffer_size = limit
+            try:
+                written = super().write_message(message, binary)
+            except tornado.iostream.StreamBufferFullError:
+                gateway._too_slow(self)
+                raise tornado.websocket.WebSocketClosedError() from None
+            written.add_done_callback(_consume)
+            return written
+
+        def on_close(self) -> None:
+            super().on_close()
+            gateway._transport_closed(self)
+
+    return Handler
 
 
 def _echo(name: Any) -> Any:

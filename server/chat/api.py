@@ -46,7 +46,8 @@ class _ChatHandler(ApiHandler):
         text = self.get_query_argument("limit", None)
         limit = DEFAULT_LIMIT
         if text is not None:
-            if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+            digits = text.isascii() and text.isdigit()
+            if not digits or not 1 <= int(text) <= MAX_LIMIT:
                 raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
             limit = int(text)
         token = self.get_query_argument("page_token", None) or None

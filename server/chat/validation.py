@@ -25,7 +25,10 @@ VISIBILITIES = ("public", "private")
 def _only(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = sorted(str(k) for k in data if k not in allowed)
     if unknown:
-        raise BadRequest(f"unknown field(s) {unknown}; allowed: {list(allowed)}")
+        # Name a few, shortened: the client's own text is not echoed unbounded.
+        shown = [name[:40] for name in unknown[:5]]
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise BadRequest(f"unknown field(s) {shown}{more}; allowed: {list(allowed)}")
 
 
 def _text(data: Mapping[str, Any], field: str, limit: int) -> str:
@@ -34,11 +37,17 @@ def _text(data: Mapping[str, Any], field: str, limit: int) -> str:
         raise BadRequest(f"{field} must be a non-empty string")
     if len(value) > limit:
         raise BadRequest(f"{field} is longer than {limit} characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadRequest(f"{field} is not valid UTF-8") from None
+    if not _utf8(value):
+        raise BadRequest(f"{field} is not valid UTF-8")
     return value
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _members(data: Mapping[str, Any]) -> list[str]:
@@ -49,6 +58,8 @@ def _members(data: Mapping[str, Any]) -> list[str]:
     for member in value:
         if not isinstance(member, str) or not 0 < len(member) <= MAX_USER_ID:
             raise BadRequest("members must be user ids (non-empty strings)")
+        if not _utf8(member):
+            raise BadRequest("members must be valid UTF-8")
         if member not in members:
             members.append(member)
     return members
