@@ -55,12 +55,22 @@ import tornado.web
 import tornado.websocket
 from engineio import packet as eio_packet
 from engineio import payload as eio_payload
-from socketio import packet as sio_packet
 
 from realtime import ChangeFeed, EventIds, InvalidEventId, ResourceEvent
 
 from .auth import Tokens, User
 from .errors import TokenError
+from .limits import Bucket, Budget
+from .wire import (
+    POLICY_VIOLATION,
+    PROTOCOL_ERROR,
+    UNSUPPORTED_DATA,
+    ClientPacket,
+    LibraryLog,
+    MalformedPacket,
+    close_reason,
+    engineio_problem,
+)
 
 __all__ = ["JoinPolicy", "RoomAudience", "SocketGateway"]
 
@@ -68,30 +78,10 @@ log = logging.getLogger("roomcast.server")
 
 MAX_ROOM_NAME = 512
 
-# WebSocket close codes (RFC 6455, section 7.4.1).
-PROTOCOL_ERROR = 1002
-UNSUPPORTED_DATA = 1003
-POLICY_VIOLATION = 1008
 # How long a socket sent away has to take its last packets before its
 # connection is closed.
 FLUSH_TIMEOUT = 1.0
 
-# What a client may send over Engine.IO besides messages: close, ping and pong
-# (with the upgrade's probe), upgrade and noop.
-_CONTROL_PACKETS = frozenset({"1", "2", "2probe", "3", "3probe", "5", "6"})
-# Event names Socket.IO keeps for itself (its own parser refuses them too),
-# and the name python-socketio gives its catch-all handler.
-_RESERVED_EVENTS = frozenset(
-    {
-        "*",
-        "connect",
-        "connect_error",
-        "disconnect",
-        "disconnecting",
-        "newListener",
-        "removeListener",
-    }
-)
 
 JoinPolicy = Callable[[str, str], Awaitable[bool]]
 """``(user_id, room)``: whether the user may be in the room right now."""
@@ -109,87 +99,6 @@ def _unrestricted(event: ResourceEvent) -> None:
     return None
 
 
-class _LibraryLog:
-    """The log of python-socketio and python-engineio, leveled for this
-    server: their chatter at DEBUG, what they report of a client's mistakes
-    (as warnings and errors) at INFO, their failures at ERROR."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        self._logger = logger
-
-    def debug(self, message: str, *args: Any, **kwargs: Any) -> None:
-        self._logger.debug(message, *args)
-
-    info = debug
-
-    def warning(self, message: str, *args: Any, **kwargs: Any) -> None:
-        self._logger.info(message, *args)
-
-    error = warning
-
-    def exception(self, message: str, *args: Any, **kwargs: Any) -> None:
-        self._logger.error(message, *args, exc_info=True)
-
-    critical = exception
-
-
-class _MalformedPacket(ValueError):
-    """A client's packet that this server does not accept; never leaves the
-    gateway, which closes the connection that sent it."""
-
-
-class _ClientPacket(sio_packet.Packet):  # type: ignore[misc]
-    """Socket.IO packets, refusing on decoding what clients may not send:
-    binary packets, events without a name or named as Socket.IO's own, and
-    anything that does not decode."""
-
-    def decode(self, encoded_packet: Any) -> int:
-        if not isinstance(encoded_packet, str):
-            raise _MalformedPacket("binary data is not accepted")
-        try:
-            attachments: int = super().decode(encoded_packet)
-        except (ValueError, TypeError, RecursionError):
-            raise _MalformedPacket("not a Socket.IO packet") from None
-        problem = _packet_problem(self.packet_type, self.data, attachments)
-        if problem is not None:
-            raise _MalformedPacket(problem)
-        return attachments
-
-
-def _packet_problem(kind: Any, data: Any, attachments: int) -> str | None:
-    if kind in (sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK) or attachments:
-        return "binary data is not accepted"
-    if kind == sio_packet.EVENT:
-        if not isinstance(data, list) or not data or not isinstance(data[0], str):
-            return "an event is a list starting with its name"
-        if data[0] in _RESERVED_EVENTS:
-            return f"{data[0]!r} is reserved"
-        return None
-    if kind == sio_packet.CONNECT:
-        return None if data is None or isinstance(data, dict) else "bad connect"
-    if kind == sio_packet.ACK:
-        return None if isinstance(data, list) else "bad acknowledgement"
-    if kind == sio_packet.DISCONNECT:
-        return None
-    return "not a packet clients send"
-
-
-def _engineio_problem(packet: str | bytes) -> str | None:
-    """Why a frame or long-polling packet is refused before Engine.IO sees it."""
-    if not isinstance(packet, str):
-        return "binary data is not accepted"
-    if packet in _CONTROL_PACKETS:
-        return None
-    if len(packet) > 1 and packet[0] == "4" and packet[1] in "0123456":
-        return None
-    return "not an Engine.IO packet"
-
-
-def _close_reason(text: str) -> str:
-    # A close frame carries at most 123 bytes of reason.
-    return text.encode()[:123].decode(errors="ignore")
-
-
 def _consume(future: asyncio.Future[Any]) -> None:
     # A write to a connection that closed meanwhile fails; that is expected.
     if not future.cancelled():
@@ -197,40 +106,8 @@ def _consume(future: asyncio.Future[Any]) -> None:
 
 
 @attrs.define
-class _Bucket:
-    """A token bucket: at most ``capacity`` tokens, ``rate`` more per second."""
-
-    capacity: float
-    rate: float
-    tokens: float = attrs.field()
-    stamp: float = 0.0
-
-    @tokens.default
-    def _full(self) -> float:
-        return self.capacity
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
-@attrs.define
-class _Budget:
-    """What one connection may still send; kept while it is open, so that
-    leaving and re-entering the namespace gives no fresh allowance."""
-
-    events: _Bucket
-    strikes: _Bucket
-    joins: _Bucket
-
-
-@attrs.define
 class _Session:
-    budget: _Budget
+    budget: Budget
     user: User | None = None
     rooms: set[str] = attrs.field(factory=set)
     timer: asyncio.TimerHandle | None = None
@@ -282,13 +159,13 @@ class SocketGateway:
             async_mode="tornado",
             cors_allowed_origins="*" if origins == ["*"] else origins or None,
             max_http_buffer_size=max_message,
-            serializer=_ClientPacket,
-            logger=_LibraryLog(log),
-            engineio_logger=_LibraryLog(log),
+            serializer=ClientPacket,
+            logger=LibraryLog(log),
+            engineio_logger=LibraryLog(log),
         )
         self._sessions: dict[str, _Session] = {}
         self._per_user: Counter[str] = Counter()
-        self._budgets: dict[str, _Budget] = {}
+        self._budgets: dict[str, Budget] = {}
         # Engine.IO session id -> the Tornado handler of its WebSocket.
         self._websockets: dict[str, Any] = {}
         self.sio.on("connect", self._on_connect)
@@ -340,16 +217,16 @@ class SocketGateway:
         # The client learns it is connected only after this handler returns.
         self.sio.start_background_task(self._confirm_after_connect, sid, user)
 
-    def _budget_of(self, sid: str) -> _Budget:
+    def _budget_of(self, sid: str) -> Budget:
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
         budget = self._budgets.get(eio_sid)
         if budget is None:
             rate, burst = self.max_events_per_second, self.max_event_burst
             joins = self.max_joins_per_minute
-            budget = _Budget(
-                events=_Bucket(burst, rate),
-                strikes=_Bucket(burst, rate),
-                joins=_Bucket(joins, joins / 60),
+            budget = Budget(
+                events=Bucket(burst, rate),
+                strikes=Bucket(burst, rate),
+                joins=Bucket(joins, joins / 60),
             )
             if eio_sid is not None:
                 self._budgets[eio_sid] = budget
@@ -656,7 +533,7 @@ class SocketGateway:
     async def _on_packet(self, eio_sid: str, data: Any) -> None:
         try:
             await self._packet_received(eio_sid, data)
-        except _MalformedPacket as exc:
+        except MalformedPacket as exc:
             log.info("connection %s closed: it sent a bad packet (%s)", eio_sid, exc)
             await self._drop_transport(eio_sid, PROTOCOL_ERROR, f"bad packet: {exc}")
 
@@ -727,7 +604,7 @@ class SocketGateway:
         connection = handler.ws_connection
         if connection is not None and connection.stream is not None:
             connection.stream.max_write_buffer_size = None  # room for the close
-        handler.close(code, _close_reason(reason))
+        handler.close(code, close_reason(reason))
 
 
 def _handler_class(gateway: SocketGateway) -> type[tornado.websocket.WebSocketHandler]:
@@ -762,7 +639,7 @@ def _handler_class(gateway: SocketGateway) -> type[tornado.websocket.WebSocketHa
             except UnicodeDecodeError:
                 problem: str | None = "not UTF-8"
             else:
-                problem = next(filter(None, map(_engineio_problem, packets)), None)
+                problem = next(filter(None, map(engineio_problem, packets)), None)
             if problem is not None:
                 log.info("long-polling request refused: %s", problem)
                 self.set_status(400)
@@ -794,7 +671,7 @@ def _handler_class(gateway: SocketGateway) -> type[tornado.websocket.WebSocketHa
             await super().open(*args, **kwargs)
 
         async def on_message(self, message: str | bytes) -> None:
-            problem = _engineio_problem(message)
+            problem = engineio_problem(message)
             if problem is not None:
                 binary = isinstance(message, bytes)
                 code = UNSUPPORTED_DATA if binary else PROTOCOL_ERROR
