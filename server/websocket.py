@@ -364,17 +364,25 @@ class SocketGateway:
     # -- rooms ----------------------------------------------------------------
 
     async def _on_join(self, sid: str, data: Any = None, *extra: Any) -> None:
+        session = await self._room_request(sid, data, "realtime:join:error")
+        if session is not None:
+            async with session.turn:
+                await self._join(sid, session, data, _name_in(data))
+
+    async def _room_request(
+        self, sid: str, data: Any, error_event: str
+    ) -> _Session | None:
+        """The session of a join or leave that may go ahead, or ``None``
+        (unknown socket, or refused as too fast)."""
         session = self._sessions.get(sid)
         if session is None:
-            return
-        name = data.get("name") if isinstance(data, dict) else None
+            return None
         too_fast = self._throttle(session)
         if too_fast is not None:
-            reply = {"name": _echo(name), "error": too_fast}
-            await self._refuse(sid, session, "realtime:join:error", reply)
-            return
-        async with session.turn:
-            await self._join(sid, session, data, name)
+            reply = {"name": _echo(_name_in(data)), "error": too_fast}
+            await self._refuse(sid, session, error_event, reply)
+            return None
+        return session
 
     async def _join(self, sid: str, session: _Session, data: Any, name: Any) -> None:
         error = self._join_budget(session) or await self._join_error(
@@ -430,17 +438,10 @@ class SocketGateway:
         return None
 
     async def _on_leave(self, sid: str, data: Any = None, *extra: Any) -> None:
-        session = self._sessions.get(sid)
-        if session is None:
-            return
-        name = data.get("name") if isinstance(data, dict) else None
-        too_fast = self._throttle(session)
-        if too_fast is not None:
-            reply = {"name": _echo(name), "error": too_fast}
-            await self._refuse(sid, session, "realtime:leave:error", reply)
-            return
-        async with session.turn:
-            await self._leave(sid, session, name)
+        session = await self._room_request(sid, data, "realtime:leave:error")
+        if session is not None:
+            async with session.turn:
+                await self._leave(sid, session, _name_in(data))
 
     async def _leave(self, sid: str, session: _Session, name: Any) -> None:
         if not isinstance(name, str) or not 0 < len(name) <= MAX_ROOM_NAME:
@@ -700,6 +701,10 @@ def _handler_class(gateway: SocketGateway) -> type[tornado.websocket.WebSocketHa
             gateway._transport_closed(self)
 
     return Handler
+
+
+def _name_in(data: Any) -> Any:
+    return data.get("name") if isinstance(data, dict) else None
 
 
 def _echo(name: Any) -> Any:
