@@ -4,12 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.bench-installed
 JS_TESTS := tests/js
 JS_INSTALLED := $(JS_TESTS)/node_modules/.installed
 PACKAGES := orm realtime server migrations
 
 .PHONY: run test lint typecheck pytest pytest-scylla install js services \
-	services-stop clean
+	services-stop bench clean
 
 run: $(INSTALLED)
 	$(BIN)/roomcast serve
@@ -54,7 +55,7 @@ services:
 services-stop:
 	scripts/services/all.sh stop
 
-pytest: $(INSTALLED) $(JS_INSTALLED) services
+pytest: $(INSTALLED) $(BENCH_INSTALLED) $(JS_INSTALLED) services
 	set -a && . var/services.env && set +a && $(BIN)/pytest
 
 pytest-scylla: $(SCYLLA_INSTALLED) services
@@ -63,6 +64,15 @@ pytest-scylla: $(SCYLLA_INSTALLED) services
 		tests/conformance/test_backends.py -k cassandra
 
 test: lint typecheck pytest pytest-scylla
+
+$(BENCH_INSTALLED): $(INSTALLED) benchmarks/requirements.txt
+	$(BIN)/pip install --quiet -r benchmarks/requirements.txt
+	touch $@
+
+# The short benchmarks (under 3 minutes on 2 cores): tables printed, JSON
+# written to var/bench/. `python -m benchmarks --full` runs the full sizes.
+bench: $(BENCH_INSTALLED) services
+	set -a && . var/services.env && set +a && $(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) $(SCYLLA_VENV) $(JS_TESTS)/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -37,3 +37,26 @@ def start_server(tmp_path: Path) -> Iterator[type[ServerProcess]]:
         server.stop()
     for server in started:
         assert server.problems() == [], server.log()
+
+
+@pytest.fixture(autouse=True)
+def no_stray_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test fails if the code under test logs an error it did not expect;
+    a test that provokes one on purpose is marked ``expect_error_logs``."""
+    import logging
+
+    seen: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    handler = Collect(level=logging.ERROR)
+    root = logging.getLogger("roomcast")
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    if request.node.get_closest_marker("expect_error_logs") is None:
+        assert [r.getMessage() for r in seen] == []

@@ -356,6 +356,7 @@ async def test_a_removed_listener_hears_nothing_more(
     assert ["created"] == heard
 
 
+@pytest.mark.expect_error_logs
 async def test_a_failing_listener_neither_fails_the_write_nor_starves_others(
     db: orm.Database,
     notes: orm.Repository[Note],

@@ -430,6 +430,7 @@ async def test_leaving_one_room_keeps_the_others(
     assert [2] == _numbers(transport.received["sid"])
 
 
+@pytest.mark.expect_error_logs
 async def test_a_failing_join_callback_fails_the_join_and_not_the_feed(
     feed: ChangeFeed,
     transport: RecordingTransport,
