@@ -635,26 +635,13 @@ def _where(table: _Table, query: Query) -> list[Document]:
 
 
 def _after(table: _Table, query: Query, cursor: Any) -> Document | None:
-    """The rows after ``cursor``, or ``None`` when there can be none.
-
-    Columns fixed by an equality filter take the same value in every row of
-    the result, so a clause that needs them to move is dropped, and so is an
-    equality on them.
-    """
+    """The rows after ``cursor``, or ``None`` when there can be none."""
     names = [name for name, _ in query.order_by]
     values = table.read_cursor(cursor, names)
-    clauses = []
-    for clause in query.keyset_after():
-        strict_name = clause[-1][0]
-        if strict_name in query.equals:
-            continue
-        clauses.append(
-            {
-                name: {_OPERATORS[op]: values[name]}
-                for name, op in clause
-                if name not in query.equals
-            }
-        )
+    clauses = [
+        {name: {_OPERATORS[op]: values[name]} for name, op in clause}
+        for clause in query.keyset_after()
+    ]
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$or": clauses}

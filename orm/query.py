@@ -124,10 +124,14 @@ class Query:
         For order ``(a asc, b desc)`` the rows after ``(x, y)`` are those with
         ``a > x`` or ``a = x and b < y``. Each inner list pairs a column with
         ``=``, ``>`` or ``<``; the value to compare is the row's own.
+
+        Columns the query fixes by equality have one value in every row: they
+        are left out, so that the clauses stay a range scan of one index.
         """
+        moving = [(n, way) for n, way in self.order_by if n not in self.equals]
         clauses = []
-        for i, (name, direction) in enumerate(self.order_by):
-            clause = [(prev, "=") for prev, _ in self.order_by[:i]]
+        for i, (name, direction) in enumerate(moving):
+            clause = [(prev, "=") for prev, _ in moving[:i]]
             clause.append((name, ">" if direction == "asc" else "<"))
             clauses.append(clause)
         return clauses

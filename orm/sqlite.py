@@ -414,6 +414,8 @@ class SQLiteConnector(Connector):
         ):
             raise InvalidPageToken("page token does not fit this table")
         value_of = dict(zip(columns, cursor, strict=True))
+        if not query.keyset_after():
+            return "0", []
         alternatives = []
         params: list[Any] = []
         for clause in query.keyset_after():

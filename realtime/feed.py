@@ -19,8 +19,8 @@ import contextvars
 import heapq
 import logging
 import threading
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, Protocol
 
 import attrs
@@ -36,6 +36,10 @@ from .store import FeedStore
 __all__ = ["ChangeFeed", "PathSpec", "RoomSpec", "Route", "Transport"]
 
 log = logging.getLogger("roomcast.realtime")
+
+# Events replayed from the feed ahead of their live arrival, remembered so as
+# not to send them twice; an event that never arrives live is forgotten.
+MAX_REPLAYED = 10_000
 
 RoomSpec = str | Callable[[Any], "str | Iterable[str] | None"]
 PathSpec = str | Callable[[Any], str]
@@ -60,7 +64,10 @@ class Route:
 class Transport(Protocol):
     """How the feed reaches sockets; the server implements it."""
 
-    async def send_to_room(self, room: str, event: ResourceEvent) -> None: ...
+    async def send_to_room(
+        self, room: str, event: ResourceEvent, skip: Collection[str] = ()
+    ) -> None:
+        """Send ``event`` to the sockets in ``room``, except those in ``skip``."""
 
     async def send_to_socket(self, sid: str, event: ResourceEvent) -> None: ...
 
@@ -151,6 +158,7 @@ class ChangeFeed:
         self._inbox: asyncio.Queue[ResourceEvent | _Join | _Leave | _CatchUp]
         self._inbox = asyncio.Queue()
         self._joined_rooms: set[str] = set()
+        self._replayed: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
         self._transport: Transport | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._publish_failing = False
@@ -449,8 +457,9 @@ class ChangeFeed:
         first, and ``recovered`` says whether they are complete (else ``None``).
         """
         done = asyncio.get_running_loop().create_future()
-        # Replay up to what this node has received: later events come live.
-        up_to = self.history.last_id(room)
+        # Replay what this node has received (later events come live) or,
+        # with the durable feed, everything made so far, whoever made it.
+        up_to = self.ids.next() if self.store else self.history.last_id(room)
         self._inbox.put_nowait(_Join(sid, room, since, up_to, joined, done))
         await done
 
@@ -479,7 +488,11 @@ class ChangeFeed:
         transport = self._transport
         assert transport is not None, "the feed delivers only once started"
         if isinstance(item, ResourceEvent):
-            await transport.send_to_room(item.room, item)
+            skip = self._replayed.pop((item.room, item.event_id), None)
+            if skip:
+                await transport.send_to_room(item.room, item, skip=skip)
+            else:
+                await transport.send_to_room(item.room, item)
         elif isinstance(item, _CatchUp):
             await self._catch_up(transport)
         elif isinstance(item, _Join):
@@ -494,19 +507,29 @@ class ChangeFeed:
             await item.joined(recovered)
             for event in replay:
                 await transport.send_to_socket(item.sid, event)
+                if not self.history.contains(item.room, event.event_id):
+                    self._note_replayed(item.room, event.event_id, item.sid)
             item.done.set_result(None)
         else:
             await transport.leave_room(item.sid, item.room)
             await item.left()
             item.done.set_result(None)
 
+    def _note_replayed(self, room: str, event_id: str, sid: str) -> None:
+        """``sid`` got this event from the feed before it arrived here live
+        (from another node): when it does, it is not sent to ``sid`` again."""
+        self._replayed.setdefault((room, event_id), set()).add(sid)
+        self._replayed.move_to_end((room, event_id))
+        while len(self._replayed) > MAX_REPLAYED:
+            self._replayed.popitem(last=False)
+
     async def _replay(
         self, room: str, since: str, up_to: str | None
     ) -> tuple[list[ResourceEvent], bool]:
-        """The events after ``since``: from memory when it has them all, else
-        from the durable feed."""
+        """The events after ``since``: from the durable feed when there is one
+        (other processes may write to the same database), else from memory."""
         events, recovered = self.history.since(room, since, up_to)
-        if recovered or self.store is None:
+        if self.store is None:
             return events, recovered
         try:
             return await self.store.replay(room, since, up_to or self.ids.next())

@@ -43,9 +43,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any
 
 import attrs
@@ -464,14 +465,48 @@ class SocketGateway:
 
     # -- the feed's transport -------------------------------------------------
 
-    async def send_to_room(self, room: str, event: ResourceEvent) -> None:
+    async def send_to_room(
+        self, room: str, event: ResourceEvent, skip: Collection[str] = ()
+    ) -> None:
+        """Encode the event once and write it to each WebSocket in the room;
+        a socket with packets still queued in python-engineio (or on
+        long-polling) gets it behind them, through the library."""
         allowed = self.room_audience(event)
         if allowed is not None:
             await self._restrict(room, set(allowed))
+        frame = None
+        queued: list[str] = []
         for sid, eio_sid in list(self.sio.manager.get_participants("/", room)):
+            if sid in skip:
+                continue
             if self._stalled(eio_sid):
                 await self._drop_stalled(sid, eio_sid)
-        await self.sio.emit("realtime:resource", event.payload(), room=room)
+                continue
+            handler = self._writable(eio_sid)
+            if handler is None:
+                queued.append(sid)
+                continue
+            frame = frame or _event_frame("realtime:resource", event.payload())
+            with contextlib.suppress(tornado.websocket.WebSocketClosedError):
+                handler.write_message(frame)
+        for sid in queued:
+            await self.sio.emit("realtime:resource", event.payload(), to=sid)
+
+    def _writable(self, eio_sid: str) -> Any:
+        """The WebSocket handler to write to directly, or ``None`` when the
+        packet must queue behind others (or the transport is not a plain,
+        settled WebSocket)."""
+        handler = self._websockets.get(eio_sid)
+        socket = self.sio.eio.sockets.get(eio_sid)
+        if handler is None or socket is None:
+            return None
+        if socket.closed or not socket.connected or socket.upgrading:
+            return None
+        # python-engineio's writer marks a packet done just before writing it,
+        # without pausing in between: none unfinished means none unwritten.
+        if getattr(socket.queue, "_unfinished_tasks", 1):
+            return None
+        return handler
 
     async def send_to_socket(self, sid: str, event: ResourceEvent) -> None:
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
@@ -500,6 +535,8 @@ class SocketGateway:
                 await self.sio.leave_room(sid, room)
                 if session is not None:
                     session.rooms.discard(room)
+                    # The client learns it is out, not why nor what changed.
+                    await self._emit("realtime:leave:success", {"name": room}, sid)
 
     async def _emit(self, event: str, data: dict[str, Any], sid: str) -> None:
         await self.sio.emit(event, data, to=sid)
@@ -701,6 +738,11 @@ def _handler_class(gateway: SocketGateway) -> type[tornado.websocket.WebSocketHa
             gateway._transport_closed(self)
 
     return Handler
+
+
+def _event_frame(name: str, data: Any) -> str:
+    """An Engine.IO message holding a Socket.IO event, as the library sends it."""
+    return "42" + json.dumps([name, data], separators=(",", ":"))
 
 
 def _name_in(data: Any) -> Any:

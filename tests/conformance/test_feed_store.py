@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any, ClassVar
 
 import attrs
@@ -32,7 +32,9 @@ class Recording:
     def __init__(self) -> None:
         self.sent: list[ResourceEvent] = []
 
-    async def send_to_room(self, room: str, event: ResourceEvent) -> None:
+    async def send_to_room(
+        self, room: str, event: ResourceEvent, skip: Collection[str] = ()
+    ) -> None:
         self.sent.append(event)
 
     async def send_to_socket(self, sid: str, event: ResourceEvent) -> None:

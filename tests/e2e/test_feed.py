@@ -222,3 +222,28 @@ async def test_a_data_migration_reaches_the_rooms(
 
     assert (live["action"], live["resource"]["name"]) == ("created", "announcements")
     assert replayed[0]["event_id"] == live["event_id"]
+
+
+async def test_replay_includes_what_another_process_wrote(
+    start_server: type[ServerProcess], tmp_path: Path
+) -> None:
+    shared = {"ROOMCAST_DATABASE_URL": f"sqlite:///{tmp_path}/shared.db"}
+    near = start_server(**shared).start()
+    far = start_server(**shared).start()
+    channel = await asyncio.to_thread(_post, near, "/api/channels", {"name": "one"})
+    room, token = channel["websocket"]["room"], channel["websocket"]["token"]
+    messages = f"/api/channels/{channel['resource']['id']}/messages"
+    client, _ = await _member(near, room, token)
+    await asyncio.to_thread(_post, near, messages, {"text": "seen"})
+    last_seen = (await client.expect("realtime:resource"))["event_id"]
+    await client.close()
+
+    # Without Redis nothing crosses processes live, but the feed has it all.
+    await asyncio.to_thread(_post, far, messages, {"text": "written elsewhere"})
+    back, joined = await _member(near, room, token, since=last_seen)
+
+    assert joined["recovered"] is True
+    assert [e["resource"]["text"] for e in await _events(back, 1)] == [
+        "written elsewhere"
+    ]
+    await back.close()

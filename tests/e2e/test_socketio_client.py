@@ -307,6 +307,8 @@ async def test_removed_member_stops_receiving(
         user="alice",
     )
 
+    removed = await bob.expect("realtime:leave:success")
+    assert removed == {"name": f"/channels/{channel_id}"}
     await bob.nothing(0.5)
 
 

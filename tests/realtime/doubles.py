@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import attrs
@@ -72,10 +72,12 @@ class RecordingTransport:
         self.received: dict[str, list[ResourceEvent]] = defaultdict(list)
         self.to_rooms: list[ResourceEvent] = []
 
-    async def send_to_room(self, room: str, event: ResourceEvent) -> None:
+    async def send_to_room(
+        self, room: str, event: ResourceEvent, skip: Collection[str] = ()
+    ) -> None:
         self.calls.append(("send_to_room", room, event))
         self.to_rooms.append(event)
-        for sid in sorted(self.members[room]):
+        for sid in sorted(self.members[room] - set(skip)):
             self.received[sid].append(event)
 
     async def send_to_socket(self, sid: str, event: ResourceEvent) -> None:
