@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import importlib
 import logging
 import os
@@ -141,15 +140,6 @@ def _configure_logging(level: str) -> None:
     )
 
 
-def _tune_collector() -> None:
-    """A server holds many long-lived objects per connection and makes a few
-    short-lived ones per delivery: keep the startup heap out of collections
-    and collect the young generation less often, or the collector's walks
-    over a heap that grows with the connections dominate the fan-out."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
 async def _serve(settings: Settings) -> None:
     server = Server(settings)
     stop = asyncio.Event()
@@ -158,7 +148,6 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await server.start()
-        _tune_collector()
         await stop.wait()
         log.info("shutting down")
     finally:
