@@ -6,6 +6,9 @@ Servers (each a process of its own, see ``benchmarks.nodes``):
     one real node; events published in-process through its change feed as a
     ``realtime_created`` call publishes them (no HTTP request or database
     write: those are not fan-out, and would be the same with any transport).
+``roomcast-nofeed``
+    the same node with the durable change feed off (events are not recorded
+    in the database before they are published): the feed's cost.
 ``roomcast-redis``
     two nodes joined by the Redis bus; half the sockets on each, events
     published on the first; CPU is both nodes' (Redis's own is not counted).
@@ -49,7 +52,7 @@ SIZES: dict[str, dict[str, Any]] = {
     },
 }
 MIN_EVENTS, MAX_EVENTS = 5, 300
-KINDS = ("roomcast", "roomcast-redis", "socketio", "tornado")
+KINDS = ("roomcast", "roomcast-nofeed", "roomcast-redis", "socketio", "tornado")
 # The least deliveries/s a timeout allows for; below it a phase is cut short.
 FLOOR_RATE = 1500
 
@@ -96,6 +99,8 @@ def servers(
             channel = f"roomcast:bench:{uuid.uuid4().hex[:8]}"
             options += ["--redis", redis, "--redis-channel", channel]
             nodes = [Node("roomcast", home, *options) for _ in range(2)]
+        elif kind == "roomcast-nofeed":
+            nodes = [Node("roomcast", home, *options, "--no-feed")]
         else:
             nodes = [Node(kind, home, *options)]
         made.append(Server(kind, nodes))

@@ -118,6 +118,10 @@ async def start_roomcast(args: argparse.Namespace) -> tuple[int, str, Emit]:
         auth_timeout=120.0,
     )
     node = Server(settings)
+    if args.no_feed:
+        # Only to measure what the durable feed costs: nothing is recorded.
+        node.db.set_recorder(None)
+        node.feed.store = None
     await node.start()
     assert node.port is not None
 
@@ -291,6 +295,9 @@ def main() -> None:
     parser.add_argument("--channel", default=str(uuid.uuid1()))
     parser.add_argument("--redis", default=None)
     parser.add_argument("--redis-channel", default="roomcast:bench")
+    parser.add_argument(
+        "--no-feed", action="store_true", help="roomcast without its durable feed"
+    )
     parser.add_argument(
         "--profile", type=Path, help="write a pyinstrument profile (HTML) here"
     )
