@@ -12,7 +12,6 @@ import gc
 import json
 import math
 import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
@@ -33,6 +32,12 @@ from orm.connector import Companion, Row
 from orm.mongodb import MongoConnector
 from orm.paging import encode_token
 from tests.conformance.entities import Event, Message, Reading, Stamp, Values
+from tests.conformance.helpers import (
+    all_pages,
+    closed_port,
+    make_timeuuid,
+    unique,
+)
 
 URL_VARIABLE = "ROOMCAST_TEST_MONGODB_URL"
 BASE_URL = os.environ.get(URL_VARIABLE, "")
@@ -95,44 +100,6 @@ async def raw() -> AsyncIterator[Any]:
     )
     yield client[RUN_DATABASE]
     await client.close()
-
-
-def unique(prefix: str = "") -> str:
-    return prefix + uuid.uuid4().hex
-
-
-def make_timeuuid(timestamp: int, node: int = 0x0123456789AB) -> orm.TimeUUID:
-    """A version-1 UUID holding ``timestamp`` (100 ns ticks since 1582)."""
-    fields = (
-        timestamp & 0xFFFFFFFF,
-        (timestamp >> 32) & 0xFFFF,
-        ((timestamp >> 48) & 0x0FFF) | 0x1000,
-        0x80,
-        0x00,
-        node,
-    )
-    return orm.TimeUUID(uuid.UUID(fields=fields))
-
-
-async def all_pages(
-    repository: orm.Repository[Any], filters: dict[str, Any], limit: int, **kw: Any
-) -> list[list[Any]]:
-    pages: list[list[Any]] = []
-    token = None
-    while True:
-        page = await repository.find(filters, limit=limit, page_token=token, **kw)
-        pages.append(page.items)
-        token = page.next_page_token
-        if token is None:
-            return pages
-        assert len(pages) < 1000, "pagination does not end"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 class Proxy:
