@@ -392,3 +392,22 @@ async def test_expired_user_token_is_told_and_loses_its_rooms(
 
     assert reply == {"message": "token has expired"}
     await client.nothing()
+
+
+async def test_reauthenticating_replaces_the_expiring_token(
+    connect: Any, live_server: ServerProcess
+) -> None:
+    client = await connect()
+    short = jwt.encode({"sub": "alice", "exp": int(time.time()) + 2}, SECRET)
+    await client.sio.emit("authenticate", {"token": short})
+    await client.expect("authenticated")
+    await client.join("/channels", await _channels_room_token(live_server, "alice"))
+
+    await client.sio.emit("authenticate", {"token": TOKENS.user_token("alice")})
+    assert await client.expect("authenticated") == {"user": {"id": "alice"}}
+    await asyncio.sleep(3)
+    created = await _channel(live_server, "bob")
+
+    event = await client.expect("realtime:resource")
+    assert event["resource"]["id"] == created["resource"]["id"]
+    await client.nothing()
