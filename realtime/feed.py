@@ -194,6 +194,8 @@ class ChangeFeed:
 
     async def start(self, transport: Transport) -> None:
         self._transport = transport
+        if self.store is not None and not await self.store.available():
+            log.warning("the change feed's table is missing: run the migrations")
         await self.bus.start(self._receive, self._resumed)
         self._tasks = [
             asyncio.create_task(self._publish_loop(), name="roomcast-publish"),
@@ -327,6 +329,8 @@ class ChangeFeed:
         # events are numbered now, kept on the lifecycle event, and held as
         # pending so that nothing numbered after them is published first.
         assert self.store is not None
+        if not self.store.ready:
+            return []
         with self._pending_lock:
             made = self._events_for(event)
             self._pending.update(e.event_id for e in made)

@@ -51,6 +51,10 @@ class FeedStore:
         self.retention = retention
         self.records = db.repository(FeedRecord)
         self._meta = orm.entity_meta(FeedRecord)
+        #: Whether writes are recorded as they are made: only once the feed's
+        #: table is known to exist (``available``), so that a migration run
+        #: before it exists is not made to fail by its own change feed.
+        self.ready = False
 
     def companion(self, event: ResourceEvent) -> orm.Companion:
         """The row that records ``event``, to write with the change itself."""
@@ -86,8 +90,10 @@ class FeedStore:
         try:
             await self.records.find({"room": "/"}, limit=1)
         except orm.DatabaseUnavailable:
-            return False
-        return True
+            self.ready = False
+        else:
+            self.ready = True
+        return self.ready
 
     async def prune(self) -> None:
         """Forget the records older than the retention."""

@@ -247,3 +247,25 @@ async def test_replay_includes_what_another_process_wrote(
         "written elsewhere"
     ]
     await back.close()
+
+
+def test_a_data_migration_before_the_feed_exists_still_runs(
+    start_server: type[ServerProcess], tmp_path: Path
+) -> None:
+    import shutil
+
+    from server.chat.migrations import FOLDER
+
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    shutil.copy(FOLDER / "0001_initial.py", versions)
+    seed = DATA_MIGRATION.replace('id = "0003"', 'id = "0002"')
+    (versions / "0002_announcements.py").write_text(seed)
+    feed = (FOLDER / "0002_change_feed.py").read_text()
+    (versions / "0003_change_feed.py").write_text(feed.replace('"0002"', '"0003"'))
+
+    server = start_server(ROOMCAST_MIGRATIONS=str(versions)).start()
+    status, listing = server.request("GET", "/api/channels", user="alice")
+
+    assert status == 200
+    assert [c["name"] for c in listing["resources"]] == ["announcements"]
