@@ -14,6 +14,10 @@ Servers (each a process of its own, see ``benchmarks.nodes``):
     published on the first; CPU is both nodes' (Redis's own is not counted).
 ``socketio``
     bare python-socketio ``AsyncServer`` (Tornado mode), ``emit`` to a room.
+``socketio-redis``
+    two bare python-socketio nodes joined by its own ``AsyncRedisManager``,
+    half the sockets on each, events emitted on the first: the other way to
+    join nodes over Redis.
 ``tornado``
     bare Tornado WebSocket, one encoded frame written to every socket: the
     practical ceiling.
@@ -52,7 +56,14 @@ SIZES: dict[str, dict[str, Any]] = {
     },
 }
 MIN_EVENTS, MAX_EVENTS = 5, 300
-KINDS = ("roomcast", "roomcast-nofeed", "roomcast-redis", "socketio", "tornado")
+KINDS = (
+    "roomcast",
+    "roomcast-nofeed",
+    "roomcast-redis",
+    "socketio",
+    "socketio-redis",
+    "tornado",
+)
 # The least deliveries/s a timeout allows for; below it a phase is cut short.
 FLOOR_RATE = 1500
 
@@ -91,14 +102,15 @@ def servers(
         options = ["--channel", str(uuid.uuid1())]
         if profile is not None and kind == "roomcast":
             options += ["--profile", str(profile / "fanout-roomcast.html")]
-        if kind == "roomcast-redis":
+        if kind.endswith("-redis"):
             redis = service_url("redis")
             if redis is None:
                 run.skip(kind, "ROOMCAST_TEST_REDIS_URL unset: run `make services`")
                 continue
             channel = f"roomcast:bench:{uuid.uuid4().hex[:8]}"
             options += ["--redis", redis, "--redis-channel", channel]
-            nodes = [Node("roomcast", home, *options) for _ in range(2)]
+            base = kind.removesuffix("-redis")
+            nodes = [Node(base, home, *options) for _ in range(2)]
         elif kind == "roomcast-nofeed":
             nodes = [Node("roomcast", home, *options, "--no-feed")]
         else:

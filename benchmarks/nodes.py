@@ -167,8 +167,16 @@ async def start_roomcast(args: argparse.Namespace) -> tuple[int, str, Emit]:
 async def start_socketio(args: argparse.Namespace) -> tuple[int, str, Emit]:
     import socketio
 
+    # With --redis, nodes are joined by python-socketio's own Redis manager:
+    # the alternative to roomcast's bus that issue 5 asked to measure.
+    manager = None
+    if args.redis:
+        manager = socketio.AsyncRedisManager(args.redis, channel=args.redis_channel)
     sio = socketio.AsyncServer(
-        async_mode="tornado", logger=False, engineio_logger=False
+        async_mode="tornado",
+        logger=False,
+        engineio_logger=False,
+        client_manager=manager,
     )
 
     async def connect(sid: str, environ: Any, auth: Any = None) -> None:
