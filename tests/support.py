@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from server import Tokens
 
@@ -217,22 +217,28 @@ def fresh_url(backend: str, tmp_path: Path) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def unavailable(message: str) -> NoReturn:
+    """A service or tool a test needs is missing: the test fails in CI, where
+    the project's scripts must have provided it, and is skipped elsewhere with
+    ``message`` saying what to run."""
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
 def service_url(name: str) -> str:
     """A test service's URL from ``make services`` (``var/services.env``).
 
     Outside CI a missing service skips the test with what to run; in CI the
     services must be there, so its absence fails the test.
     """
-    import pytest
-
     variable = f"ROOMCAST_TEST_{name.upper()}_URL"
     url = os.environ.get(variable) or _services_env().get(variable)
     if url:
         return url
-    message = f"{variable} is not set: run `make services` to start {name}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable(f"{variable} is not set: run `make services` to start {name}")
 
 
 def _services_env() -> dict[str, str]:
@@ -253,14 +259,9 @@ class RedisProcess:
     def __init__(self, workdir: Path) -> None:
         import shutil
 
-        import pytest
-
         binary = shutil.which("redis-server")
         if binary is None:
-            message = "redis-server is missing: run `make services` to install it"
-            if os.environ.get("CI"):
-                pytest.fail(message)
-            pytest.skip(message)
+            unavailable("redis-server is missing: run `make services` to install it")
         self.binary = binary
         self.workdir = workdir
         self.port = free_port()
@@ -319,14 +320,10 @@ class FerretProcess:
     test's own, to stop and start at will."""
 
     def __init__(self, workdir: Path) -> None:
-        import pytest
 
         self.binary = ROOT / "var" / "services" / "bin" / "ferretdb"
         if not self.binary.exists():
-            message = "FerretDB is not built: run `make services`"
-            if os.environ.get("CI"):
-                pytest.fail(message)
-            pytest.skip(message)
+            unavailable("FerretDB is not built: run `make services`")
         self.workdir = workdir
         self.port = free_port()
         self.url = f"mongodb://127.0.0.1:{self.port}/roomcast_faults?timeout_ms=1000"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, unavailable
 
 BENCHMARKS = {
     # name -> the servers or backends that must be measured even at tiny size
@@ -30,10 +29,7 @@ BENCHMARKS = {
 @pytest.fixture(scope="module", autouse=True)
 def clients_installed() -> None:
     if importlib.util.find_spec("websockets") is None:
-        message = "the benchmarks need: pip install -r benchmarks/requirements.txt"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("the benchmarks need: pip install -r benchmarks/requirements.txt")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
-import os
 import socket
 import time
 import uuid
@@ -40,18 +39,9 @@ from tests.conformance.helpers import (
     make_timeuuid,
     unique,
 )
+from tests.support import service_url
 
-URL_VARIABLE = "ROOMCAST_TEST_CASSANDRA_URL"
-BASE_URL = os.environ.get(URL_VARIABLE, "")
-
-if not BASE_URL:
-    reason = (
-        f"{URL_VARIABLE} is not set: run `make services` and source "
-        "var/services.env to test the Cassandra connector"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+BASE_URL = service_url("cassandra")
 
 RUN_KEYSPACE = f"roomcast_conformance_{uuid.uuid4().hex[:12]}"
 

@@ -11,7 +11,6 @@ import asyncio
 import gc
 import json
 import math
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
@@ -38,18 +37,9 @@ from tests.conformance.helpers import (
     make_timeuuid,
     unique,
 )
+from tests.support import service_url
 
-URL_VARIABLE = "ROOMCAST_TEST_MONGODB_URL"
-BASE_URL = os.environ.get(URL_VARIABLE, "")
-
-if not BASE_URL:
-    reason = (
-        f"{URL_VARIABLE} is not set: run `make services` and source "
-        "var/services.env to test the MongoDB connector"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+BASE_URL = service_url("mongodb")
 
 RUN_DATABASE = f"roomcast_conformance_{uuid.uuid4().hex[:12]}"
 
