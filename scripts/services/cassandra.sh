@@ -200,12 +200,7 @@ stop() {
 }
 
 status() {
-  if running_pid "$PIDFILE" "$PATTERN" >/dev/null && port_open "$PORT"; then
-    log "running on 127.0.0.1:$PORT"
-  else
-    log "not running"
-    return 1
-  fi
+  report_status port_open "$PORT"
 }
 
 case "${1:-}" in

@@ -94,6 +94,19 @@ stop_pid() {
 
 # take_lock DIR: serialise start/stop of one service (two concurrent
 # `all.sh start` runs must not launch two servers on one port).
+# `status` of a service script: running (by its pidfile) and answering (the
+# check given as arguments), or not. PIDFILE, PATTERN and PORT are the
+# service script's own.
+# shellcheck disable=SC2153
+report_status() {
+  if running_pid "$PIDFILE" "$PATTERN" >/dev/null && "$@"; then
+    log "running on 127.0.0.1:$PORT"
+  else
+    log "not running"
+    return 1
+  fi
+}
+
 take_lock() {
   mkdir -p "$1"
   exec 9>"$1/.lock"

@@ -63,12 +63,7 @@ stop() {
 }
 
 status() {
-  if running_pid "$PIDFILE" "$PATTERN" >/dev/null && answers; then
-    log "running on 127.0.0.1:$PORT"
-  else
-    log "not running"
-    return 1
-  fi
+  report_status answers
 }
 
 case "${1:-}" in
