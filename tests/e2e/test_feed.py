@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -32,25 +32,39 @@ async def _events(client: RealtimeClient, count: int) -> list[Any]:
     return [await client.expect("realtime:resource", timeout=15) for _ in range(count)]
 
 
+class _Away(NamedTuple):
+    """A channel whose member saw one message there, then went away."""
+
+    room: str
+    token: str
+    messages: str
+    last_seen: str
+
+
+async def _went_away(server: ServerProcess, name: str) -> _Away:
+    channel = await asyncio.to_thread(_post, server, "/api/channels", {"name": name})
+    room, token = channel["websocket"]["room"], channel["websocket"]["token"]
+    messages = f"/api/channels/{channel['resource']['id']}/messages"
+    client, _ = await _member(server, room, token)
+    await asyncio.to_thread(_post, server, messages, {"text": "seen"})
+    last_seen = (await client.expect("realtime:resource"))["event_id"]
+    await client.close()
+    return _Away(room, token, messages, last_seen)
+
+
 async def test_a_client_away_for_100_changes_gets_exactly_those(
     live_server: ServerProcess,
 ) -> None:
-    channel = await asyncio.to_thread(
-        _post, live_server, "/api/channels", {"name": f"c-{uuid.uuid4().hex[:6]}"}
-    )
-    room, token = channel["websocket"]["room"], channel["websocket"]["token"]
-    messages = f"/api/channels/{channel['resource']['id']}/messages"
-    client, _ = await _member(live_server, room, token)
-    await asyncio.to_thread(_post, live_server, messages, {"text": "seen"})
-    last_seen = (await client.expect("realtime:resource"))["event_id"]
-    await client.close()
+    away = await _went_away(live_server, f"c-{uuid.uuid4().hex[:6]}")
 
     for i in range(100):
-        await asyncio.to_thread(_post, live_server, messages, {"text": f"m{i}"})
-    back, joined = await _member(live_server, room, token, since=last_seen)
+        await asyncio.to_thread(_post, live_server, away.messages, {"text": f"m{i}"})
+    back, joined = await _member(
+        live_server, away.room, away.token, since=away.last_seen
+    )
     replayed = await _events(back, 100)
 
-    assert joined == {"name": room, "recovered": True}
+    assert joined == {"name": away.room, "recovered": True}
     assert [e["resource"]["text"] for e in replayed] == [f"m{i}" for i in range(100)]
     await back.nothing()
     await back.close()
@@ -62,21 +76,15 @@ async def test_a_server_restart_loses_nothing(
 ) -> None:
     url = fresh_url(backend, tmp_path)
     first = start_server("--migrate", ROOMCAST_DATABASE_URL=url).start()
-    channel = await asyncio.to_thread(_post, first, "/api/channels", {"name": "kept"})
-    room, token = channel["websocket"]["room"], channel["websocket"]["token"]
-    messages = f"/api/channels/{channel['resource']['id']}/messages"
-    client, _ = await _member(first, room, token)
-    await asyncio.to_thread(_post, first, messages, {"text": "seen"})
-    last_seen = (await client.expect("realtime:resource"))["event_id"]
-    await client.close()
+    away = await _went_away(first, "kept")
 
     for i in range(5):
-        await asyncio.to_thread(_post, first, messages, {"text": f"before {i}"})
+        await asyncio.to_thread(_post, first, away.messages, {"text": f"before {i}"})
     first.stop()
     second = start_server("--migrate", ROOMCAST_DATABASE_URL=url).start()
     for i in range(5):
-        await asyncio.to_thread(_post, second, messages, {"text": f"after {i}"})
-    back, joined = await _member(second, room, token, since=last_seen)
+        await asyncio.to_thread(_post, second, away.messages, {"text": f"after {i}"})
+    back, joined = await _member(second, away.room, away.token, since=away.last_seen)
 
     expected = [f"before {i}" for i in range(5)] + [f"after {i}" for i in range(5)]
     assert joined["recovered"] is True
@@ -89,22 +97,16 @@ async def test_history_past_the_retention_is_not_recovered(
     start_server: type[ServerProcess],
 ) -> None:
     server = start_server(ROOMCAST_FEED_RETENTION="1").start()
-    channel = await asyncio.to_thread(_post, server, "/api/channels", {"name": "old"})
-    room, token = channel["websocket"]["room"], channel["websocket"]["token"]
-    client, _ = await _member(server, room, token)
-    messages = f"/api/channels/{channel['resource']['id']}/messages"
-    await asyncio.to_thread(_post, server, messages, {"text": "long ago"})
-    old = (await client.expect("realtime:resource"))["event_id"]
-    await client.close()
+    away = await _went_away(server, "old")
     server.stop()
     # A restart empties the node's memory; the feed itself forgets after 1 s.
     time.sleep(2)
     server.start()
     await asyncio.sleep(1)
 
-    back, joined = await _member(server, room, token, since=old)
+    back, joined = await _member(server, away.room, away.token, since=away.last_seen)
 
-    assert joined == {"name": room, "recovered": False}
+    assert joined == {"name": away.room, "recovered": False}
     await back.close()
 
 
@@ -230,17 +232,11 @@ async def test_replay_includes_what_another_process_wrote(
     shared = {"ROOMCAST_DATABASE_URL": f"sqlite:///{tmp_path}/shared.db"}
     near = start_server(**shared).start()
     far = start_server(**shared).start()
-    channel = await asyncio.to_thread(_post, near, "/api/channels", {"name": "one"})
-    room, token = channel["websocket"]["room"], channel["websocket"]["token"]
-    messages = f"/api/channels/{channel['resource']['id']}/messages"
-    client, _ = await _member(near, room, token)
-    await asyncio.to_thread(_post, near, messages, {"text": "seen"})
-    last_seen = (await client.expect("realtime:resource"))["event_id"]
-    await client.close()
+    away = await _went_away(near, "one")
 
     # Without Redis nothing crosses processes live, but the feed has it all.
-    await asyncio.to_thread(_post, far, messages, {"text": "written elsewhere"})
-    back, joined = await _member(near, room, token, since=last_seen)
+    await asyncio.to_thread(_post, far, away.messages, {"text": "written elsewhere"})
+    back, joined = await _member(near, away.room, away.token, since=away.last_seen)
 
     assert joined["recovered"] is True
     assert [e["resource"]["text"] for e in await _events(back, 1)] == [
